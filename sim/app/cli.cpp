@@ -1,0 +1,220 @@
+// The `talentsim` command line: parses argv, calls the library, prints.
+// Exit codes: 0 success, 2 usage or input error, 1 failure while running.
+#include "cli.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+
+#include "talentsim/ensemble.hpp"
+#include "talentsim/errors.hpp"
+#include "talentsim/model.hpp"
+#include "talentsim/results_file.hpp"
+#include "talentsim/scenario_loader.hpp"
+#include "talentsim/summary.hpp"
+#include "talentsim/version.hpp"
+
+namespace talentsim::cli {
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+struct Common {
+  std::string scenario;
+  std::vector<std::string> sets;
+};
+
+struct RunArgs {
+  Common common;
+  std::string output;
+  std::optional<std::int64_t> replicates;
+  std::optional<std::uint64_t> seed;
+  int threads = 0;
+  bool force = false;
+  bool quiet = false;
+};
+
+std::string shell_quote(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789-_./=:,+@%") == std::string::npos)
+    return s;
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// A file name from a scenario name: letters, digits, '-', '_' and '.'.
+std::string file_stem(const std::string& name) {
+  std::string out;
+  for (char c : name)
+    out +=
+        (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
+  return out.empty() ? "run" : out;
+}
+
+Scenario load(const Common& c) {
+  std::vector<Override> overrides;
+  for (const auto& s : c.sets) overrides.push_back(parse_override(s));
+  return load_scenario_file(c.scenario, overrides);
+}
+
+// Progress on stderr, only on a terminal: replicates done, rate, ETA.
+class Progress {
+ public:
+  explicit Progress(bool enabled) : enabled_(enabled && isatty(STDERR_FILENO)) {}
+  void operator()(std::int64_t done, std::int64_t total) {
+    if (!enabled_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (done < total && now - last_ < std::chrono::milliseconds(200)) return;
+    last_ = now;
+    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
+    const double eta = rate > 0 ? static_cast<double>(total - done) / rate : 0;
+    std::fprintf(stderr, "\r  %lld/%lld replicates  %.1f/s  ETA %.0fs   ",
+                 static_cast<long long>(done), static_cast<long long>(total), rate, eta);
+    if (done == total) std::fprintf(stderr, "\n");
+    std::fflush(stderr);
+  }
+
+ private:
+  bool enabled_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_{};
+};
+
+int do_validate(const Common& c) {
+  const Scenario s = load(c);
+  std::size_t synthetic = 0;
+  for (const auto& l : s.labs)
+    for (auto h : l.headcount) synthetic += static_cast<std::size_t>(h);
+  fmt::print(
+      "{}: valid: {} labs, {} tiers, {} synthetic and {} named researchers, {} steps of {} "
+      "days from {} to {}, {} events, {} questions\n",
+      c.scenario, s.labs.size(), s.tiers.size(), synthetic, s.researchers.size(), s.steps,
+      s.step_days, to_iso(s.start), to_iso(s.end), s.events.size(), s.questions.size());
+  return kExitOk;
+}
+
+int do_run(const RunArgs& a, const std::string& command_line) {
+  Scenario s = load(a.common);
+  if (a.replicates) {
+    if (*a.replicates < 1 || *a.replicates > std::numeric_limits<std::int32_t>::max())
+      throw InputError(std::vector<Diagnostic>{Diagnostic{
+          .file = "-r/--replicates",
+          .message = fmt::format("expected a whole number from 1 to {}, found {}",
+                                 std::numeric_limits<std::int32_t>::max(), *a.replicates)}});
+    s.replicates = *a.replicates;
+  }
+  if (a.seed) s.seed = *a.seed;
+  const std::filesystem::path destination =
+      a.output.empty() ? std::filesystem::path("results") / (file_stem(s.name) + ".h5")
+                       : std::filesystem::path(a.output);
+  // Refuse before computing anything.
+  if (std::filesystem::exists(destination) && !a.force)
+    throw InputError(std::vector<Diagnostic>{
+        Diagnostic{.file = destination.string(),
+                   .message = "the results file already exists",
+                   .hint = "pass --force to replace it, or -o to write elsewhere"}});
+
+  const Model model(s);
+  RunMetadata meta;
+  meta.scenario_name = s.name;
+  meta.start_date = to_iso(s.start);
+  meta.step_days = s.step_days;
+  for (const auto& l : s.labs) meta.lab_names.push_back(l.name);
+  for (const auto& t : s.tiers) meta.tier_names.push_back(t.name);
+  for (const auto& r : s.researchers) meta.named_names.push_back(r.name);
+  meta.replicates = s.replicates;
+  meta.seed = s.seed;
+  meta.scenario_text = s.source_text;
+  meta.command_line = command_line;
+
+  ResultsWriter writer(destination, meta, model.shape(), a.force);
+  SummaryBuilder summary(s, 0, s.replicates);
+  Progress progress(!a.quiet);
+  const auto t0 = std::chrono::steady_clock::now();
+  run_ensemble(
+      model,
+      EnsembleOptions{.first = 0, .count = s.replicates, .seed = s.seed, .threads = a.threads},
+      [&](ReplicateResult&& r) {
+        writer.write(r);
+        summary.add(r);
+      },
+      [&](std::int64_t done, std::int64_t total) { progress(done, total); });
+  writer.commit();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  fmt::print("{}: {} replicates, seed {}, {} steps of {} days from {}\n\n", s.name, s.replicates,
+             s.seed, s.steps, s.step_days, to_iso(s.start));
+  fmt::print("{}", format_summary(summary.finish(), s.replicates));
+  fmt::print("\nresults: {} ({:.1f} s)\n", destination.string(), seconds);
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string command_line;
+  for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + shell_quote(argv[i]);
+
+  CLI::App app{"talentsim: agent-based Monte Carlo simulator of the AI-lab talent market"};
+  app.set_version_flag("--version", fmt::format("talentsim {} ({}), results format {}",
+                                                kSoftwareVersion, kGitCommit, kFileFormatVersion));
+  app.require_subcommand(1);
+
+  RunArgs run;
+  auto* run_cmd = app.add_subcommand("run", "run a scenario's replicates into a results file");
+  run_cmd->add_option("scenario", run.common.scenario, "scenario YAML file")->required();
+  run_cmd->add_option("-o,--output", run.output,
+                      "results file (default: results/<scenario name>.h5)");
+  run_cmd->add_option("-r,--replicates", run.replicates,
+                      "number of replicates (overrides the file)");
+  run_cmd->add_option("--seed", run.seed, "random seed (overrides the file)");
+  run_cmd->add_option("--threads", run.threads, "worker threads (default: every core)")
+      ->check(CLI::Range(1, 4096));
+  run_cmd->add_option("--set", run.common.sets,
+                      "override a scenario value, e.g. market.star_magnet=1.5 (repeatable)");
+  run_cmd->add_flag("--force", run.force, "replace an existing results file");
+  run_cmd->add_flag("--quiet", run.quiet, "no progress output");
+
+  Common validate;
+  auto* validate_cmd = app.add_subcommand("validate", "check a scenario without running it");
+  validate_cmd->add_option("scenario", validate.scenario, "scenario YAML file")->required();
+  validate_cmd->add_option("--set", validate.sets, "override a scenario value (repeatable)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+
+  try {
+    if (*run_cmd) return do_run(run, command_line);
+    if (*validate_cmd) return do_validate(validate);
+  } catch (const InputError& e) {
+    for (const auto& d : e.diagnostics()) std::cerr << d.format() << "\n";
+    if (e.diagnostics().size() > 1)
+      std::cerr << e.diagnostics().size() << " problems found; nothing was run.\n";
+    return kExitUsage;
+  } catch (const RunError& e) {
+    std::cerr << "talentsim: error: " << e.what() << "\n";
+    return kExitFailure;
+  } catch (const std::exception& e) {
+    std::cerr << "talentsim: internal error (please report it): " << e.what() << "\n";
+    return kExitFailure;
+  }
+  return kExitUsage;
+}
+
+}  // namespace talentsim::cli

@@ -1,0 +1,33 @@
+// Monte Carlo over replicates on oneTBB. Replicate r is a pure function of
+// (model, seed, r), so results do not depend on thread count or on the order
+// in which replicates finish; the consumer sees them in completion order.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "talentsim/model.hpp"
+
+namespace talentsim {
+
+struct EnsembleOptions {
+  std::int64_t first = 0;  // replicates first .. first + count - 1
+  std::int64_t count = 0;
+  std::uint64_t seed = 1;
+  int threads = 0;  // 0: every core
+};
+
+// Called on the calling thread, one replicate at a time; may throw, which
+// stops the ensemble and propagates.
+using ReplicateConsumer = std::function<void(ReplicateResult&&)>;
+using ProgressCallback = std::function<void(std::int64_t done, std::int64_t total)>;
+
+// Runs the replicates in parallel. At most a few finished replicates wait
+// for the consumer at any time (bounded queue), so memory does not grow with
+// the number of replicates.
+void run_ensemble(const Model& model, const EnsembleOptions& options,
+                  const ReplicateConsumer& consume, const ProgressCallback& progress = {});
+
+int hardware_threads();
+
+}  // namespace talentsim

@@ -1,0 +1,75 @@
+// The reference model of MODEL.md: a pure function from (scenario, seed,
+// replicate) to one replicate's result. No files, threads or argv here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "talentsim/result.hpp"
+#include "talentsim/scenario.hpp"
+
+namespace talentsim {
+
+// Who a researcher is, independent of the replicate: the identity that keys
+// their random streams, where they start, and their tier.
+struct Identity {
+  std::uint64_t who = 0;
+  int lab = -1;  // at start; -1 = nowhere
+  int tier = 0;
+  double fixed_reputation = 0;  // > 0 when the scenario fixes it
+};
+
+// One replicate's researchers as drawn at `start` (MODEL.md section 3).
+struct Population {
+  std::vector<double> reputation;
+  std::vector<double> taste[kMotiveCount];
+  std::vector<std::int32_t> tenure;  // whole steps
+  // Directed ties "i follows j" (with replacement): ties[tie_begin[i] .. tie_begin[i+1]).
+  std::vector<std::int32_t> tie_begin;
+  std::vector<std::int32_t> ties;
+
+  std::size_t size() const { return reputation.size(); }
+  std::int32_t degree(std::size_t i) const { return tie_begin[i + 1] - tie_begin[i]; }
+};
+
+// Receives every move as it happens; lets later layers (questions) answer
+// from the run without the model keeping per-step flows. from/to are -1 for
+// nowhere.
+class MoveObserver {
+ public:
+  virtual ~MoveObserver() = default;
+  virtual void on_move(int step, int researcher, int from, int to, int tier) = 0;
+};
+
+// A scenario compiled for simulation; immutable, shared by all replicates.
+class Model {
+ public:
+  explicit Model(Scenario scenario);
+
+  const Scenario& scenario() const { return scenario_; }
+  ResultShape shape() const;
+  const std::vector<Identity>& identities() const { return identities_; }
+  // Index in the population of each named researcher.
+  int named_index(int n) const { return named_offset_ + n; }
+  // Events dated in step t, as indices into scenario().events, in file order.
+  const std::vector<int>& events_at(int t) const { return events_at_step_[t]; }
+
+  Population draw_population(std::uint64_t seed, std::int64_t replicate) const;
+  ReplicateResult run(std::uint64_t seed, std::int64_t replicate,
+                      MoveObserver* observer = nullptr) const;
+
+ private:
+  Scenario scenario_;
+  std::vector<Identity> identities_;
+  int named_offset_ = 0;
+  std::vector<std::vector<int>> events_at_step_;
+};
+
+// Stable identity of the synthetic researcher `ordinal` of (lab, tier), and of
+// a named researcher: the same person in a baseline and a what-if.
+std::uint64_t synthetic_identity(const std::string& lab, const std::string& tier,
+                                 std::int64_t ordinal);
+std::uint64_t named_identity(const std::string& name);
+
+}  // namespace talentsim

@@ -1,0 +1,44 @@
+// What one replicate produces (MODEL.md section 7), as dense row-major arrays.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace talentsim {
+
+struct ResultShape {
+  int steps = 0;  // T
+  int labs = 0;   // L
+  int tiers = 0;  // K
+  int named = 0;  // N
+};
+
+struct ReplicateResult {
+  std::int64_t replicate = 0;
+  ResultShape shape;
+  std::vector<std::int32_t> headcount;   // [T][L][K]: at the end of step t
+  std::vector<std::int32_t> hires;       // [T][L][K]: moves into l during t
+  std::vector<std::int32_t> departures;  // [T][L][K]: moves out of l during t
+  std::vector<double> star_power;        // [T][L]: S_l at the end of t
+  std::vector<std::int32_t> named_lab;   // [T][N]: lab index, -1 when nowhere
+  std::vector<std::int32_t> flows;       // [L][L][K]: from_lab, to_lab, tier; whole run
+
+  ReplicateResult() = default;
+  explicit ReplicateResult(ResultShape s)
+      : shape(s),
+        headcount(size_t(s.steps) * s.labs * s.tiers),
+        hires(headcount.size()),
+        departures(headcount.size()),
+        star_power(size_t(s.steps) * s.labs),
+        named_lab(size_t(s.steps) * s.named),
+        flows(size_t(s.labs) * s.labs * s.tiers) {}
+
+  size_t tlk(int t, int l, int k) const { return (size_t(t) * shape.labs + l) * shape.tiers + k; }
+  size_t tl(int t, int l) const { return size_t(t) * shape.labs + l; }
+  size_t tn(int t, int n) const { return size_t(t) * shape.named + n; }
+  size_t flk(int from, int to, int k) const {
+    return (size_t(from) * shape.labs + to) * shape.tiers + k;
+  }
+};
+
+}  // namespace talentsim

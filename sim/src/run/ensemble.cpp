@@ -1,0 +1,96 @@
+#include "talentsim/ensemble.hpp"
+
+#include <tbb/blocked_range.h>
+#include <tbb/concurrent_queue.h>
+#include <tbb/info.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include <atomic>
+#include <exception>
+#include <thread>
+
+#include "talentsim/errors.hpp"
+
+namespace talentsim {
+
+int hardware_threads() { return std::max(1, tbb::info::default_concurrency()); }
+
+namespace {
+
+struct Finished {
+  ReplicateResult result;
+  std::exception_ptr error;
+};
+
+}  // namespace
+
+void run_ensemble(const Model& model, const EnsembleOptions& options,
+                  const ReplicateConsumer& consume, const ProgressCallback& progress) {
+  if (options.count <= 0) return;
+  const int threads = options.threads > 0 ? options.threads : hardware_threads();
+  tbb::concurrent_bounded_queue<Finished> queue;
+  queue.set_capacity(2 * threads + 2);
+  std::atomic<bool> cancelled{false};
+  std::atomic<bool> producing{true};
+
+  std::thread producer([&] {
+    try {
+      tbb::task_arena arena(threads);
+      arena.execute([&] {
+        tbb::parallel_for(
+            tbb::blocked_range<std::int64_t>(options.first, options.first + options.count, 1),
+            [&](const tbb::blocked_range<std::int64_t>& range) {
+              for (auto r = range.begin(); r != range.end(); ++r) {
+                if (cancelled.load(std::memory_order_relaxed)) return;
+                Finished f;
+                try {
+                  f.result = model.run(options.seed, r);
+                } catch (...) {
+                  f.error = std::current_exception();
+                  cancelled = true;
+                }
+                queue.push(std::move(f));
+              }
+            },
+            tbb::simple_partitioner());
+      });
+    } catch (...) {
+      Finished f;
+      f.error = std::current_exception();
+      cancelled = true;
+      queue.push(std::move(f));
+    }
+    producing = false;
+  });
+
+  std::exception_ptr failure;
+  std::int64_t done = 0;
+  while (done < options.count && !failure) {
+    Finished f;
+    queue.pop(f);
+    if (f.error) {
+      failure = f.error;
+      break;
+    }
+    try {
+      consume(std::move(f.result));
+      ++done;
+      if (progress) progress(done, options.count);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  }
+  if (failure) {
+    cancelled = true;
+    // Drain so that producers blocked on a full queue can finish.
+    Finished f;
+    while (producing.load()) {
+      if (!queue.try_pop(f)) std::this_thread::yield();
+    }
+  }
+  producer.join();
+  if (failure) std::rethrow_exception(failure);
+}
+
+}  // namespace talentsim

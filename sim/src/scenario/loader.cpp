@@ -1,0 +1,1026 @@
+// Scenario loading and validation. The loader walks the YAML tree once,
+// collecting every problem it finds before giving up, so a user fixes a file
+// in one pass. Each yaml-cpp node remembers its line and column (0-based).
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "fmt/format.h"
+#include "talentsim/errors.hpp"
+#include "talentsim/scenario_loader.hpp"
+#include "text_util.hpp"
+
+namespace talentsim {
+
+std::optional<double> parse_money(const std::string& raw) {
+  std::string text = trim(raw);
+  if (!text.empty() && text.front() == '$') text.erase(0, 1);
+  if (text.empty()) return std::nullopt;
+  double scale = 1;
+  switch (text.back()) {
+    case 'K':
+    case 'k':
+      scale = 1e3;
+      break;
+    case 'M':
+    case 'm':
+      scale = 1e6;
+      break;
+    case 'B':
+    case 'b':
+      scale = 1e9;
+      break;
+    case 'T':
+    case 't':
+      scale = 1e12;
+      break;
+    default:
+      break;
+  }
+  if (scale != 1) text.pop_back();
+  const auto v = parse_real(text);
+  if (!v || !std::isfinite(*v * scale)) return std::nullopt;
+  return *v * scale;
+}
+
+Override parse_override(const std::string& argument) {
+  const auto eq = argument.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw InputError(std::vector<Diagnostic>{Diagnostic{
+        .file = "--set",
+        .path = argument,
+        .message = fmt::format("expected PATH=VALUE, found \"{}\"", argument),
+        .hint = "for example --set market.star_magnet=1.5 or --set labs.Anthropic.funding=950B"}});
+  return {trim(argument.substr(0, eq)), trim(argument.substr(eq + 1))};
+}
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// What a node looks like, for "found ..." in messages.
+std::string describe(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Null:
+      return "nothing (an empty value)";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Scalar:
+      return fmt::format("\"{}\"", n.Scalar());
+    default:
+      return "an undefined value";
+  }
+}
+
+// Plain (unquoted) scalars may be numbers; quoted ones are strings.
+bool is_quoted(const YAML::Node& n) { return n.Tag() == "!"; }
+
+std::string format_number(double v) { return fmt::format("{}", v); }
+
+struct Range {
+  double lo = -kInf, hi = kInf;
+  bool lo_open = false, hi_open = false;
+  bool contains(double v) const {
+    return (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
+  }
+  std::string text() const {
+    if (lo == -kInf && hi == kInf) return "a finite number";
+    if (hi == kInf) return fmt::format("a number {} {}", lo_open ? ">" : ">=", format_number(lo));
+    if (lo == -kInf) return fmt::format("a number {} {}", hi_open ? "<" : "<=", format_number(hi));
+    return fmt::format("a number in {}{}, {}{}", lo_open ? "(" : "[", format_number(lo),
+                       format_number(hi), hi_open ? ")" : "]");
+  }
+};
+constexpr Range kAny{};
+constexpr Range kNonNegative{0, kInf};
+constexpr Range kPositive{0, kInf, true};
+constexpr Range kUnit{0, 1};
+
+struct SetEntry {
+  Override override_;
+  YAML::Node node;  // the scalar it put in place
+};
+
+class Loader {
+ public:
+  Loader(std::string source, const std::string& text) : source_(std::move(source)) {
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      lines_.push_back(line);
+    }
+  }
+
+  [[noreturn]] void fail() { throw InputError(std::move(diagnostics_)); }
+  bool has_errors() const { return !diagnostics_.empty(); }
+
+  YAML::Node parse(const std::string& text) {
+    try {
+      return YAML::Load(text);
+    } catch (const YAML::ParserException& e) {
+      Diagnostic d;
+      d.file = source_;
+      d.line = e.mark.line + 1;
+      d.column = e.mark.column + 1;
+      d.message = fmt::format("this is not valid YAML: {}", e.msg);
+      d.hint = "check indentation, a missing ':' or an unclosed quote or bracket near here";
+      d.excerpt = excerpt(d.line);
+      diagnostics_.push_back(std::move(d));
+      fail();
+    }
+  }
+
+  // Applies one --set, recording the node it placed so errors can point at it.
+  void apply(YAML::Node& root, const Override& o) {
+    auto report = [&](const std::string& message, const std::string& hint) {
+      diagnostics_.push_back(Diagnostic{
+          .file = "--set " + o.text(), .path = o.path, .message = message, .hint = hint});
+    };
+    const auto segments = split_path(o.path);
+    if (!segments) {
+      report(fmt::format("expected a key path like market.star_magnet or events[3].amount, found "
+                         "\"{}\"",
+                         o.path),
+             "keys are joined by '.', list entries are picked by name or by [index]");
+      return;
+    }
+    if (o.value.empty()) {
+      report("expected a value after '=', found nothing", "for example --set " + o.path + "=1.5");
+      return;
+    }
+    YAML::Node value;
+    try {
+      value = YAML::Load(o.value);
+    } catch (const YAML::Exception&) {
+      value = YAML::Node(o.value);
+    }
+    if (!value.IsScalar()) {
+      report(fmt::format("expected a single value (--set replaces one scalar), found {}",
+                         describe(value)),
+             "edit lists and mappings in the scenario file");
+      return;
+    }
+    if (!root.IsMap()) return;  // the file's own error is reported already
+    YAML::Node cur;
+    cur.reset(root);
+    std::string where;
+    for (std::size_t s = 0; s < segments->size(); ++s) {
+      const auto& seg = (*segments)[s];
+      const bool last = s + 1 == segments->size();
+      const std::string here = where.empty() ? seg.text : where + "." + seg.text;
+      if (cur.IsSequence()) {
+        std::optional<std::size_t> idx = seg.index;
+        if (!idx) {
+          std::vector<std::string> names;
+          for (std::size_t i = 0; i < cur.size(); ++i) {
+            const YAML::Node e = cur[i];
+            for (const char* key : {"name", "id"})
+              if (e.IsMap() && e[key] && e[key].IsScalar()) {
+                names.push_back(e[key].Scalar());
+                if (e[key].Scalar() == seg.text) idx = i;
+              }
+          }
+          if (!idx) {
+            report(fmt::format("{} has no entry named \"{}\"", where, seg.text),
+                   suggestion(seg.text, names, "entries: "));
+            return;
+          }
+        } else if (*idx >= cur.size()) {
+          report(fmt::format("{} has {} entries, so index {} is out of range", where, cur.size(),
+                             *idx),
+                 cur.size() ? fmt::format("use an index from 0 to {}", cur.size() - 1) : "");
+          return;
+        }
+        if (last) {
+          cur[*idx] = value;
+        } else {
+          YAML::Node next = cur[*idx];
+          cur.reset(next);
+        }
+      } else if (cur.IsMap() || cur.IsNull()) {
+        if (seg.index) {
+          report(fmt::format("{} is not a list, so [{}] does not apply", where, *seg.index), "");
+          return;
+        }
+        if (last) {
+          cur[seg.text] = value;
+        } else {
+          if (!cur[seg.text]) cur[seg.text] = YAML::Node(YAML::NodeType::Map);
+          YAML::Node next = cur[seg.text];
+          cur.reset(next);
+        }
+      } else {
+        report(fmt::format("{} is a single value, so it has no key \"{}\"", where, seg.text), "");
+        return;
+      }
+      where = here;
+    }
+    sets_.push_back({o, value});
+  }
+
+  // ---- diagnostics -------------------------------------------------------
+
+  void error(const YAML::Node& at, const std::string& path, const std::string& message,
+             const std::string& hint = "") {
+    Diagnostic d;
+    d.path = path;
+    d.message = message;
+    d.hint = hint;
+    for (const auto& s : sets_)
+      if (at.is(s.node)) {
+        d.file = "--set " + s.override_.text();
+        diagnostics_.push_back(std::move(d));
+        return;
+      }
+    d.file = source_;
+    const YAML::Mark m = at.Mark();
+    if (m.line >= 0) {
+      d.line = m.line + 1;
+      d.column = m.column + 1;
+      d.excerpt = excerpt(d.line);
+    }
+    diagnostics_.push_back(std::move(d));
+  }
+
+  void expected(const YAML::Node& at, const std::string& path, const std::string& what,
+                const std::string& hint = "") {
+    error(at, path, fmt::format("expected {}, found {}", what, describe(at)), hint);
+  }
+
+  // ---- structure ---------------------------------------------------------
+
+  // Checks that `map` is a mapping whose keys are all in `allowed`, without
+  // duplicates. Returns false (after reporting) when it is not a mapping.
+  bool check_map(const YAML::Node& map, const std::string& path,
+                 const std::vector<std::string>& allowed, const std::string& what) {
+    if (!map.IsMap()) {
+      expected(map, path, what);
+      return false;
+    }
+    std::set<std::string> seen;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      const YAML::Node key = it->first;
+      const std::string name = key.IsScalar() ? key.Scalar() : "";
+      const YAML::Node located = key.Mark().line >= 0 ? key : YAML::Node(it->second);
+      const std::string key_path = join(path, name);
+      if (!key.IsScalar()) {
+        error(located, path, fmt::format("expected a key name, found {}", describe(key)));
+        continue;
+      }
+      if (!seen.insert(name).second) {
+        error(located, key_path, fmt::format("duplicate key \"{}\"", name),
+              "each key may appear once; remove or merge the repeated one");
+        continue;
+      }
+      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end())
+        error(located, key_path, fmt::format("unknown key \"{}\"", name),
+              suggestion(name, allowed, "allowed keys here: "));
+    }
+    return true;
+  }
+
+  void require(const YAML::Node& map, const std::string& path, const std::string& key,
+               const std::string& what) {
+    if (map.IsMap() && !map[key])
+      error(map, join(path, key), fmt::format("missing required key \"{}\" ({})", key, what),
+            fmt::format("add `{}: ...` here", key));
+  }
+
+  // ---- scalars -----------------------------------------------------------
+
+  std::optional<double> real(const YAML::Node& n, const std::string& path, Range range = kAny) {
+    if (!n.IsScalar() || is_quoted(n)) {
+      expected(n, path, range.text(), is_quoted(n) ? "write the number without quotes" : "");
+      return std::nullopt;
+    }
+    const std::string text = n.Scalar();
+    if (is_nan_or_inf(text)) {
+      error(n, path,
+            fmt::format("expected {}, found {} (not a finite number)", range.text(), text));
+      return std::nullopt;
+    }
+    const auto v = parse_real(text);
+    if (!v) {
+      expected(n, path, range.text());
+      return std::nullopt;
+    }
+    if (!std::isfinite(*v)) {
+      error(n, path,
+            fmt::format("expected {}, found {} (too large to represent)", range.text(), text));
+      return std::nullopt;
+    }
+    if (!range.contains(*v)) {
+      error(n, path, fmt::format("expected {}, found {}", range.text(), text));
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  std::optional<std::int64_t> integer(const YAML::Node& n, const std::string& path, std::int64_t lo,
+                                      std::int64_t hi, const std::string& hint = "") {
+    const std::string what = hi == std::numeric_limits<std::int64_t>::max()
+                                 ? fmt::format("a whole number >= {}", lo)
+                                 : fmt::format("a whole number from {} to {}", lo, hi);
+    if (!n.IsScalar() || is_quoted(n)) {
+      expected(n, path, what, hint);
+      return std::nullopt;
+    }
+    std::int64_t v = 0;
+    const std::string& text = n.Scalar();
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec == std::errc::result_out_of_range) {
+      error(n, path, fmt::format("expected {}, found {} (too large)", what, text), hint);
+      return std::nullopt;
+    }
+    if (ec != std::errc{} || ptr != text.data() + text.size()) {
+      // Accept integral reals like 1e3; reject 2.5.
+      const auto r = parse_real(text);
+      if (r && std::isfinite(*r) && std::floor(*r) == *r && std::abs(*r) < 9.0e18) {
+        v = static_cast<std::int64_t>(*r);
+      } else {
+        expected(n, path, what, hint);
+        return std::nullopt;
+      }
+    }
+    if (v < lo || v > hi) {
+      error(n, path, fmt::format("expected {}, found {}", what, text), hint);
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  std::optional<double> money(const YAML::Node& n, const std::string& path, Range range) {
+    const std::string what =
+        "an amount of money (a number, or text like \"950B\", \"$1.5M\", "
+        "\"400K\")";
+    if (!n.IsScalar()) {
+      expected(n, path, what);
+      return std::nullopt;
+    }
+    if (is_nan_or_inf(n.Scalar())) {
+      error(n, path, fmt::format("expected {}, found {} (not a finite number)", what, n.Scalar()));
+      return std::nullopt;
+    }
+    const auto v = parse_money(n.Scalar());
+    if (!v) {
+      expected(n, path, what, "use digits with an optional '$' and one suffix K, M, B or T");
+      return std::nullopt;
+    }
+    if (!range.contains(*v)) {
+      error(n, path,
+            fmt::format("expected {} amount, found {}",
+                        range.lo_open ? "a positive" : "a non-negative", n.Scalar()));
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  std::optional<std::string> text(const YAML::Node& n, const std::string& path,
+                                  bool non_empty = true) {
+    if (!n.IsScalar() || (non_empty && trim(n.Scalar()).empty())) {
+      expected(n, path, non_empty ? "a non-empty text" : "a text");
+      return std::nullopt;
+    }
+    return n.Scalar();
+  }
+
+  std::optional<Date> date(const YAML::Node& n, const std::string& path) {
+    if (n.IsScalar())
+      if (auto d = parse_iso_date(trim(n.Scalar()))) return d;
+    expected(n, path, "a date YYYY-MM-DD", "dates are ISO 8601, for example 2026-05-19");
+    return std::nullopt;
+  }
+
+  std::optional<bool> boolean(const YAML::Node& n, const std::string& path) {
+    if (n.IsScalar() && !is_quoted(n)) {
+      const std::string v = n.Scalar();
+      if (v == "true" || v == "True" || v == "TRUE" || v == "yes") return true;
+      if (v == "false" || v == "False" || v == "FALSE" || v == "no") return false;
+    }
+    expected(n, path, "true or false");
+    return std::nullopt;
+  }
+
+  // A name from `names`; reports unknown names with a suggestion.
+  std::optional<int> lookup(const YAML::Node& n, const std::string& path,
+                            const std::vector<std::string>& names, const std::string& kind) {
+    if (!n.IsScalar()) {
+      expected(n, path, fmt::format("the name of a {}", kind));
+      return std::nullopt;
+    }
+    const auto it = std::find(names.begin(), names.end(), n.Scalar());
+    if (it == names.end()) {
+      error(n, path, fmt::format("unknown {} \"{}\"", kind, n.Scalar()),
+            suggestion(n.Scalar(), names, fmt::format("{}s in this scenario: ", kind)));
+      return std::nullopt;
+    }
+    return static_cast<int>(it - names.begin());
+  }
+
+  // A list of names (a single name is taken as a list of one).
+  std::vector<int> lookup_list(const YAML::Node& n, const std::string& path,
+                               const std::vector<std::string>& names, const std::string& kind) {
+    std::vector<int> out;
+    if (n.IsScalar()) {
+      if (auto i = lookup(n, path, names, kind)) out.push_back(*i);
+      return out;
+    }
+    if (!n.IsSequence()) {
+      expected(n, path, fmt::format("a list of {} names", kind));
+      return out;
+    }
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      const std::string p = fmt::format("{}[{}]", path, i);
+      if (auto idx = lookup(n[i], p, names, kind)) {
+        if (std::find(out.begin(), out.end(), *idx) != out.end())
+          error(n[i], p, fmt::format("{} \"{}\" is listed twice", kind, n[i].Scalar()),
+                "list each once");
+        else
+          out.push_back(*idx);
+      }
+    }
+    return out;
+  }
+
+  const std::vector<SetEntry>& sets() const { return sets_; }
+
+ private:
+  std::string excerpt(int line) const {
+    if (line >= 1 && line <= static_cast<int>(lines_.size())) return lines_[line - 1];
+    return "";
+  }
+
+  std::string source_;
+  std::vector<std::string> lines_;
+  std::vector<Diagnostic> diagnostics_;
+  std::vector<SetEntry> sets_;
+};
+
+// ---------------------------------------------------------------------------
+
+const std::vector<std::string> kTopKeys = {
+    "name",   "description", "start",   "end",  "step_days",   "replicates", "seed",     "tiers",
+    "tastes", "market",      "network", "labs", "researchers", "events",     "questions"};
+const std::vector<std::string> kTierKeys = {"name", "search_rate", "reputation"};
+const std::vector<std::string> kReputationKeys = {"median", "sigma"};
+const std::vector<std::string> kTasteKeys = {"mean", "sd"};
+const std::vector<std::string> kMarketKeys = {
+    "switching_cost",          "cliff_years",       "cliff_factor",
+    "comp_funding_elasticity", "prestige_feedback", "star_magnet",
+    "star_magnet_scale",       "peer_magnet",       "follow_prob"};
+const std::vector<std::string> kNetworkKeys = {"degree", "within_lab"};
+const std::vector<std::string> kLabKeys = {"name",         "headcount", "comp",     "funding",
+                                           "prestige",     "mission",   "openness", "attrition",
+                                           "cliff_factor", "capacity",  "open"};
+const std::vector<std::string> kResearcherKeys = {"name", "tier", "lab", "reputation"};
+const std::vector<std::string> kQuestionKeys = {
+    "id", "text", "metric", "lab", "tiers", "from", "window", "at_least", "at_most", "researcher"};
+
+struct EventSpec {
+  EventType type;
+  std::vector<std::string> keys;      // besides date and type
+  std::vector<std::string> required;  // besides date and type
+};
+const std::vector<std::pair<std::string, EventSpec>> kEventSpecs = {
+    {"raise", {EventType::Raise, {"lab", "amount"}, {"lab", "amount"}}},
+    {"comp", {EventType::Comp, {"lab", "factor", "tiers"}, {"lab", "factor"}}},
+    {"prestige", {EventType::Prestige, {"lab", "delta"}, {"lab", "delta"}}},
+    {"policy",
+     {EventType::Policy, {"lab", "mission", "openness", "attrition", "cliff_factor"}, {"lab"}}},
+    {"move", {EventType::Move, {"researcher", "lab"}, {"researcher", "lab"}}},
+    {"poach",
+     {EventType::Poach,
+      {"lab", "count", "offer_factor", "tiers", "from"},
+      {"lab", "count", "offer_factor"}}},
+    {"found", {EventType::Found, {"lab", "founders"}, {"lab"}}},
+    {"close", {EventType::Close, {"lab"}, {"lab"}}},
+};
+
+const std::vector<std::pair<std::string, Metric>> kMetrics = {
+    {"hires", Metric::Hires},      {"departures", Metric::Departures},
+    {"net_flow", Metric::NetFlow}, {"headcount", Metric::Headcount},
+    {"share", Metric::Share},      {"named_at", Metric::NamedAt}};
+
+template <class T>
+void assign(std::optional<T> v, T& out) {
+  if (v) out = *v;
+}
+
+std::vector<std::string> names_of(const std::vector<std::pair<std::string, EventSpec>>& specs) {
+  std::vector<std::string> out;
+  for (const auto& s : specs) out.push_back(s.first);
+  return out;
+}
+
+// Reads a list section, calling `each` for every element.
+void for_each_item(Loader& ld, const YAML::Node& root, const std::string& key,
+                   const std::function<void(const YAML::Node&, const std::string&)>& each) {
+  const YAML::Node list = root[key];
+  if (!list || list.IsNull()) return;
+  if (!list.IsSequence()) {
+    ld.expected(list, key, "a list (entries starting with '-')");
+    return;
+  }
+  for (std::size_t i = 0; i < list.size(); ++i) each(list[i], fmt::format("{}[{}]", key, i));
+}
+
+Scenario build(Loader& ld, const YAML::Node& root) {
+  Scenario s;
+  if (!root.IsMap()) {
+    ld.expected(root, "", "a mapping of scenario keys (name, start, end, tiers, labs, ...)",
+                root.IsNull() ? "the file is empty; see scenarios/baseline_2026.yaml for a "
+                                "complete example"
+                              : "");
+    ld.fail();
+  }
+  ld.check_map(root, "", kTopKeys, "a mapping");
+  ld.require(root, "", "name", "the scenario's label");
+  ld.require(root, "", "start", "first day of the run, YYYY-MM-DD");
+  ld.require(root, "", "end", "day after the run, YYYY-MM-DD");
+  ld.require(root, "", "tiers", "a list of at least one tier, lowest first");
+  ld.require(root, "", "labs", "a list of at least one lab");
+
+  if (root["name"]) assign(ld.text(root["name"], "name"), s.name);
+  if (root["description"])
+    assign(ld.text(root["description"], "description", false), s.description);
+  std::optional<Date> start, end;
+  if (root["start"]) start = ld.date(root["start"], "start");
+  if (root["end"]) end = ld.date(root["end"], "end");
+  if (start && end && *end <= *start)
+    ld.error(
+        root["end"], "end",
+        fmt::format("expected a date after start ({}), found {}", to_iso(*start), to_iso(*end)),
+        "end is exclusive: a run of 2026 has start 2026-01-01 and end 2027-01-01");
+  if (root["step_days"])
+    if (auto v = ld.integer(root["step_days"], "step_days", 1, 36525)) s.step_days = int(*v);
+  if (root["replicates"])
+    assign(
+        ld.integer(root["replicates"], "replicates", 1, std::numeric_limits<std::int32_t>::max()),
+        s.replicates);
+  if (root["seed"]) {
+    const YAML::Node n = root["seed"];
+    std::uint64_t v = 0;
+    const std::string t = n.IsScalar() ? n.Scalar() : "";
+    const auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (!n.IsScalar() || ec != std::errc{} || ptr != t.data() + t.size() || t.empty())
+      ld.expected(n, "seed", "a whole number from 0 to 18446744073709551615");
+    else
+      s.seed = v;
+  }
+  const bool have_dates = start && end && *end > *start;
+  if (have_dates) {
+    s.start = *start;
+    s.end = *end;
+    s.steps = (end->days - start->days + s.step_days - 1) / s.step_days;
+  }
+  auto check_in_run = [&](const YAML::Node& n, const std::string& path, Date d) {
+    if (have_dates && (d < s.start || !(d < s.end)))
+      ld.error(n, path,
+               fmt::format("expected a date within the run [{}, {}), found {}", to_iso(s.start),
+                           to_iso(s.end), to_iso(d)),
+               "move the date inside the run or change start/end (end is exclusive)");
+    return have_dates && !(d < s.start) && d < s.end;
+  };
+
+  // Tiers.
+  std::vector<std::string> tier_names;
+  if (root["tiers"]) {
+    const YAML::Node tiers = root["tiers"];
+    if (!tiers.IsSequence() || tiers.size() == 0) {
+      ld.expected(tiers, "tiers", "a list of at least one tier, lowest first",
+                  "for example:\n    tiers:\n      - {name: junior, search_rate: 0.3, "
+                  "reputation: {median: 1, sigma: 0.5}}");
+    }
+    for_each_item(ld, root, "tiers", [&](const YAML::Node& n, const std::string& p) {
+      Tier t;
+      if (ld.check_map(n, p, kTierKeys, "a tier {name, search_rate, reputation}")) {
+        ld.require(n, p, "name", "the tier's label");
+        ld.require(n, p, "search_rate", "market entries per year, >= 0");
+        ld.require(n, p, "reputation", "{median > 0, sigma >= 0}");
+        if (n["name"]) {
+          if (auto v = ld.text(n["name"], p + ".name")) {
+            if (std::find(tier_names.begin(), tier_names.end(), *v) != tier_names.end())
+              ld.error(n["name"], p + ".name", fmt::format("duplicate tier name \"{}\"", *v),
+                       "tier names must be unique");
+            t.name = *v;
+          }
+        }
+        if (n["search_rate"])
+          assign(ld.real(n["search_rate"], p + ".search_rate", kNonNegative), t.search_rate);
+        if (const YAML::Node r = n["reputation"]) {
+          const std::string rp = p + ".reputation";
+          if (ld.check_map(r, rp, kReputationKeys, "{median > 0, sigma >= 0}")) {
+            ld.require(r, rp, "median", "a number > 0");
+            ld.require(r, rp, "sigma", "a number >= 0");
+            if (r["median"])
+              assign(ld.real(r["median"], rp + ".median", kPositive), t.reputation_median);
+            if (r["sigma"])
+              assign(ld.real(r["sigma"], rp + ".sigma", kNonNegative), t.reputation_sigma);
+          }
+        }
+      }
+      tier_names.push_back(t.name);
+      s.tiers.push_back(t);
+    });
+  }
+
+  // Tastes.
+  if (const YAML::Node tastes = root["tastes"]) {
+    std::vector<std::string> motives(kMotiveNames, kMotiveNames + kMotiveCount);
+    if (ld.check_map(tastes, "tastes", motives, "a mapping of motives to {mean, sd}")) {
+      for (int m = 0; m < kMotiveCount; ++m) {
+        const YAML::Node t = tastes[kMotiveNames[m]];
+        if (!t) continue;
+        const std::string p = std::string("tastes.") + kMotiveNames[m];
+        if (ld.check_map(t, p, kTasteKeys, "{mean, sd}")) {
+          if (t["mean"]) assign(ld.real(t["mean"], p + ".mean"), s.tastes[m].mean);
+          if (t["sd"]) assign(ld.real(t["sd"], p + ".sd", kNonNegative), s.tastes[m].sd);
+        }
+      }
+    }
+  }
+
+  // Market and network.
+  if (const YAML::Node m = root["market"]) {
+    if (ld.check_map(m, "market", kMarketKeys, "a mapping of market parameters")) {
+      auto get = [&](const char* key, double& out, Range r) {
+        if (m[key]) assign(ld.real(m[key], std::string("market.") + key, r), out);
+      };
+      get("switching_cost", s.market.switching_cost, kNonNegative);
+      get("cliff_years", s.market.cliff_years, kNonNegative);
+      get("cliff_factor", s.market.cliff_factor, kNonNegative);
+      get("comp_funding_elasticity", s.market.comp_funding_elasticity, kAny);
+      get("prestige_feedback", s.market.prestige_feedback, kAny);
+      get("star_magnet", s.market.star_magnet, kAny);
+      get("star_magnet_scale", s.market.star_magnet_scale, kPositive);
+      get("peer_magnet", s.market.peer_magnet, kAny);
+      get("follow_prob", s.market.follow_prob, kUnit);
+    }
+  }
+  if (const YAML::Node n = root["network"]) {
+    if (ld.check_map(n, "network", kNetworkKeys, "{degree, within_lab}")) {
+      if (n["degree"])
+        assign(ld.integer(n["degree"], "network.degree", 0, 10000), s.network.degree);
+      if (n["within_lab"])
+        assign(ld.real(n["within_lab"], "network.within_lab", kUnit), s.network.within_lab);
+    }
+  }
+
+  // Labs.
+  std::vector<std::string> lab_names;
+  if (root["labs"] && (!root["labs"].IsSequence() || root["labs"].size() == 0))
+    ld.expected(root["labs"], "labs", "a list of at least one lab");
+  for_each_item(ld, root, "labs", [&](const YAML::Node& n, const std::string& p) {
+    Lab lab;
+    lab.headcount.assign(s.tiers.size(), 0);
+    lab.comp.assign(s.tiers.size(), 1);
+    lab.cliff_factor = s.market.cliff_factor;
+    if (ld.check_map(n, p, kLabKeys, "a lab {name, headcount, comp, ...}")) {
+      ld.require(n, p, "name", "the lab's label");
+      ld.require(n, p, "comp", "annual compensation for every tier");
+      if (n["name"]) {
+        if (auto v = ld.text(n["name"], p + ".name")) {
+          if (std::find(lab_names.begin(), lab_names.end(), *v) != lab_names.end())
+            ld.error(n["name"], p + ".name", fmt::format("duplicate lab name \"{}\"", *v),
+                     "lab names must be unique");
+          lab.name = *v;
+        }
+      }
+      // Per-tier maps.
+      auto per_tier = [&](const char* key, auto&& read) {
+        const YAML::Node map = n[key];
+        const std::string mp = p + "." + key;
+        if (!map) return;
+        if (!map.IsMap()) {
+          ld.expected(map, mp, "a mapping of tier names to values");
+          return;
+        }
+        std::set<std::string> seen;
+        for (auto it = map.begin(); it != map.end(); ++it) {
+          const std::string tier = it->first.IsScalar() ? it->first.Scalar() : "";
+          const std::string tp = mp + "." + tier;
+          const YAML::Node at =
+              it->first.Mark().line >= 0 ? YAML::Node(it->first) : YAML::Node(it->second);
+          const auto k = std::find(tier_names.begin(), tier_names.end(), tier);
+          if (!seen.insert(tier).second) {
+            ld.error(at, tp, fmt::format("duplicate tier \"{}\"", tier), "list each tier once");
+          } else if (k == tier_names.end()) {
+            ld.error(at, tp, fmt::format("unknown tier \"{}\"", tier),
+                     suggestion(tier, tier_names, "tiers in this scenario: "));
+          } else {
+            read(it->second, tp, static_cast<std::size_t>(k - tier_names.begin()));
+          }
+        }
+      };
+      per_tier("headcount", [&](const YAML::Node& v, const std::string& tp, std::size_t k) {
+        assign(ld.integer(v, tp, 0, 100'000'000), lab.headcount[k]);
+      });
+      std::vector<bool> has_comp(s.tiers.size(), false);
+      per_tier("comp", [&](const YAML::Node& v, const std::string& tp, std::size_t k) {
+        has_comp[k] = true;
+        assign(ld.money(v, tp, kPositive), lab.comp[k]);
+      });
+      if (n["comp"] && n["comp"].IsMap())
+        for (std::size_t k = 0; k < tier_names.size(); ++k)
+          if (!has_comp[k])
+            ld.error(
+                n["comp"], p + ".comp." + tier_names[k],
+                fmt::format("missing compensation for tier \"{}\"", tier_names[k]),
+                "comp needs an annual amount for every tier, e.g. " + tier_names[k] + ": 500K");
+      if (n["funding"]) assign(ld.money(n["funding"], p + ".funding", kNonNegative), lab.funding);
+      if (n["prestige"]) assign(ld.real(n["prestige"], p + ".prestige"), lab.prestige);
+      if (n["mission"]) assign(ld.real(n["mission"], p + ".mission", kUnit), lab.mission);
+      if (n["openness"]) assign(ld.real(n["openness"], p + ".openness", kUnit), lab.openness);
+      if (n["attrition"])
+        assign(ld.real(n["attrition"], p + ".attrition", kPositive), lab.attrition);
+      if (n["cliff_factor"])
+        assign(ld.real(n["cliff_factor"], p + ".cliff_factor", kNonNegative), lab.cliff_factor);
+      if (n["capacity"]) {
+        if (auto c = ld.integer(n["capacity"], p + ".capacity", 0, 1'000'000'000)) lab.capacity = c;
+      }
+      if (n["open"]) assign(ld.boolean(n["open"], p + ".open"), lab.open);
+    }
+    lab_names.push_back(lab.name);
+    s.labs.push_back(lab);
+  });
+
+  // Named researchers.
+  std::vector<std::string> researcher_names;
+  for_each_item(ld, root, "researchers", [&](const YAML::Node& n, const std::string& p) {
+    NamedResearcher r;
+    if (ld.check_map(n, p, kResearcherKeys, "a researcher {name, tier, lab, reputation}")) {
+      ld.require(n, p, "name", "the researcher's name");
+      ld.require(n, p, "tier", "one of the scenario's tiers");
+      if (n["name"]) {
+        if (auto v = ld.text(n["name"], p + ".name")) {
+          if (std::find(researcher_names.begin(), researcher_names.end(), *v) !=
+              researcher_names.end())
+            ld.error(n["name"], p + ".name", fmt::format("duplicate researcher name \"{}\"", *v),
+                     "researcher names must be unique");
+          r.name = *v;
+        }
+      }
+      if (n["tier"]) assign(ld.lookup(n["tier"], p + ".tier", tier_names, "tier"), r.tier);
+      if (n["lab"]) assign(ld.lookup(n["lab"], p + ".lab", lab_names, "lab"), r.lab);
+      if (n["reputation"])
+        if (auto v = ld.real(n["reputation"], p + ".reputation", kPositive)) r.reputation = v;
+    }
+    researcher_names.push_back(r.name);
+    s.researchers.push_back(r);
+  });
+
+  // Events.
+  const auto event_types = names_of(kEventSpecs);
+  std::map<int, std::string> founded;  // lab -> path of its found event
+  for_each_item(ld, root, "events", [&](const YAML::Node& n, const std::string& p) {
+    if (!n.IsMap()) {
+      ld.expected(n, p, "an event {date, type, ...}");
+      return;
+    }
+    Event e;
+    const EventSpec* spec = nullptr;
+    ld.require(n, p, "date", "when the event happens, YYYY-MM-DD");
+    ld.require(n, p, "type", "one of " + join_list(event_types));
+    if (n["type"]) {
+      const YAML::Node t = n["type"];
+      for (const auto& [name, sp] : kEventSpecs)
+        if (t.IsScalar() && t.Scalar() == name) spec = &sp;
+      if (!spec)
+        ld.error(t, p + ".type", fmt::format("unknown event type {}", describe(t)),
+                 suggestion(t.IsScalar() ? t.Scalar() : "", event_types, "event types: "));
+    }
+    std::vector<std::string> allowed = {"date", "type"};
+    if (spec) {
+      allowed.insert(allowed.end(), spec->keys.begin(), spec->keys.end());
+      ld.check_map(n, p, allowed, "an event");
+      for (const auto& key : spec->required)
+        ld.require(n, p, key, fmt::format("a {} event needs it", to_string(spec->type)));
+      e.type = spec->type;
+    }
+    if (n["date"])
+      if (auto d = ld.date(n["date"], p + ".date")) {
+        e.date = *d;
+        if (check_in_run(n["date"], p + ".date", *d)) e.step = s.step_of(*d);
+      }
+    if (!spec) return;
+    if (n["lab"]) assign(ld.lookup(n["lab"], p + ".lab", lab_names, "lab"), e.lab);
+    switch (e.type) {
+      case EventType::Raise:
+        if (n["amount"]) assign(ld.money(n["amount"], p + ".amount", kNonNegative), e.amount);
+        break;
+      case EventType::Comp:
+        if (n["factor"]) assign(ld.real(n["factor"], p + ".factor", kPositive), e.factor);
+        if (n["tiers"]) e.tiers = ld.lookup_list(n["tiers"], p + ".tiers", tier_names, "tier");
+        break;
+      case EventType::Prestige:
+        if (n["delta"]) assign(ld.real(n["delta"], p + ".delta"), e.delta);
+        break;
+      case EventType::Policy: {
+        bool any = false;
+        auto opt = [&](const char* key, std::optional<double>& out, Range r) {
+          if (!n[key]) return;
+          any = true;
+          out = ld.real(n[key], p + "." + key, r);
+        };
+        opt("mission", e.mission, kUnit);
+        opt("openness", e.openness, kUnit);
+        opt("attrition", e.attrition, kPositive);
+        opt("cliff_factor", e.cliff_factor, kNonNegative);
+        if (!any)
+          ld.error(n, p, "a policy event sets nothing",
+                   "give at least one of mission, openness, attrition, cliff_factor");
+        break;
+      }
+      case EventType::Move:
+        if (n["researcher"])
+          assign(ld.lookup(n["researcher"], p + ".researcher", researcher_names, "researcher"),
+                 e.researcher);
+        break;
+      case EventType::Poach:
+        if (n["count"]) assign(ld.integer(n["count"], p + ".count", 0, 100'000'000), e.count);
+        if (n["offer_factor"])
+          assign(ld.real(n["offer_factor"], p + ".offer_factor", kPositive), e.factor);
+        if (n["tiers"]) e.tiers = ld.lookup_list(n["tiers"], p + ".tiers", tier_names, "tier");
+        if (n["from"]) {
+          e.from = ld.lookup_list(n["from"], p + ".from", lab_names, "lab");
+          if (e.lab >= 0 && std::find(e.from.begin(), e.from.end(), e.lab) != e.from.end())
+            ld.error(n["from"], p + ".from",
+                     fmt::format("a lab cannot poach from itself, but from lists \"{}\"",
+                                 lab_names[e.lab]),
+                     "remove the poaching lab from `from`");
+        }
+        break;
+      case EventType::Found:
+        if (e.lab >= 0) {
+          if (s.labs[e.lab].open)
+            ld.error(n["lab"], p + ".lab",
+                     fmt::format("lab \"{}\" is open from the start, so it cannot be founded",
+                                 lab_names[e.lab]),
+                     fmt::format("declare it with `open: false` in labs[{}]", e.lab));
+          else if (founded.count(e.lab))
+            ld.error(n["lab"], p + ".lab",
+                     fmt::format("lab \"{}\" is already founded by {}", lab_names[e.lab],
+                                 founded[e.lab]),
+                     "found each lab once");
+          else
+            founded[e.lab] = p;
+        }
+        if (n["founders"])
+          e.founders =
+              ld.lookup_list(n["founders"], p + ".founders", researcher_names, "researcher");
+        break;
+      case EventType::Close:
+        break;
+    }
+    s.events.push_back(e);
+  });
+  std::stable_sort(s.events.begin(), s.events.end(),
+                   [](const Event& a, const Event& b) { return a.step < b.step; });
+
+  // Questions.
+  std::set<std::string> question_ids;
+  std::vector<std::string> metric_names;
+  for (const auto& m : kMetrics) metric_names.push_back(m.first);
+  for_each_item(ld, root, "questions", [&](const YAML::Node& n, const std::string& p) {
+    Question q;
+    if (!ld.check_map(n, p, kQuestionKeys, "a question {id, metric, lab, window, ...}")) return;
+    ld.require(n, p, "id", "a short label");
+    ld.require(n, p, "metric", "one of " + join_list(metric_names));
+    ld.require(n, p, "lab", "the lab the question is about");
+    ld.require(n, p, "window", "[from_date, to_date]");
+    if (n["id"]) {
+      if (auto v = ld.text(n["id"], p + ".id")) {
+        if (!question_ids.insert(*v).second)
+          ld.error(n["id"], p + ".id", fmt::format("duplicate question id \"{}\"", *v),
+                   "question ids must be unique");
+        q.id = *v;
+      }
+    }
+    if (n["text"]) assign(ld.text(n["text"], p + ".text", false), q.text);
+    bool metric_ok = false;
+    if (const YAML::Node m = n["metric"]) {
+      for (const auto& [name, metric] : kMetrics)
+        if (m.IsScalar() && m.Scalar() == name) {
+          q.metric = metric;
+          metric_ok = true;
+        }
+      if (!metric_ok)
+        ld.error(m, p + ".metric", fmt::format("unknown metric {}", describe(m)),
+                 suggestion(m.IsScalar() ? m.Scalar() : "", metric_names, "metrics: "));
+    }
+    if (n["lab"]) assign(ld.lookup(n["lab"], p + ".lab", lab_names, "lab"), q.lab);
+    if (n["tiers"]) {
+      q.tiers = ld.lookup_list(n["tiers"], p + ".tiers", tier_names, "tier");
+      if (metric_ok && (q.metric == Metric::Share || q.metric == Metric::NamedAt))
+        ld.error(n["tiers"], p + ".tiers",
+                 fmt::format("tiers does not apply to metric {}", to_string(q.metric)),
+                 q.metric == Metric::Share ? "share always covers every tier; remove tiers"
+                                           : "remove tiers");
+    }
+    if (n["from"]) {
+      q.from = ld.lookup_list(n["from"], p + ".from", lab_names, "lab");
+      if (metric_ok && q.metric != Metric::Hires)
+        ld.error(n["from"], p + ".from", "from applies only to metric hires",
+                 "remove from, or use metric: hires");
+    }
+    if (n["researcher"]) {
+      assign(ld.lookup(n["researcher"], p + ".researcher", researcher_names, "researcher"),
+             q.researcher);
+      if (metric_ok && q.metric != Metric::NamedAt)
+        ld.error(n["researcher"], p + ".researcher", "researcher applies only to metric named_at",
+                 "remove researcher, or use metric: named_at");
+    } else if (metric_ok && q.metric == Metric::NamedAt) {
+      ld.error(n, p + ".researcher",
+               "missing required key \"researcher\" (metric named_at asks "
+               "where a named researcher is)",
+               "add `researcher: <name>`");
+    }
+    if (const YAML::Node w = n["window"]) {
+      const std::string wp = p + ".window";
+      if (!w.IsSequence() || w.size() != 2) {
+        ld.expected(w, wp, "a list of two dates [from_date, to_date]");
+      } else {
+        auto a = ld.date(w[0], wp + "[0]");
+        auto b = ld.date(w[1], wp + "[1]");
+        if (a && b && *b < *a)
+          ld.error(w[1], wp + "[1]",
+                   fmt::format("expected a date on or after {}, found {}", to_iso(*a), to_iso(*b)));
+        if (a && check_in_run(w[0], wp + "[0]", *a)) {
+          q.window_from = *a;
+          q.step_from = s.step_of(*a);
+        }
+        if (b && check_in_run(w[1], wp + "[1]", *b)) {
+          q.window_to = *b;
+          q.step_to = s.step_of(*b);
+        }
+      }
+    }
+    if (n["at_least"]) q.at_least = ld.real(n["at_least"], p + ".at_least");
+    if (n["at_most"]) q.at_most = ld.real(n["at_most"], p + ".at_most");
+    if (!n["at_least"] && !n["at_most"])
+      ld.error(n, p, "a question needs an outcome: at_least, at_most or both",
+               "for example `at_least: 2`");
+    if (q.at_least && q.at_most && *q.at_most < *q.at_least)
+      ld.error(n["at_most"], p + ".at_most",
+               fmt::format("expected at_most >= at_least ({}), found {}", *q.at_least, *q.at_most));
+    s.questions.push_back(q);
+  });
+  return s;
+}
+
+Scenario load(const std::string& text, const std::string& source,
+              const std::vector<Override>& overrides) {
+  Loader ld(source, text);
+  YAML::Node root = ld.parse(text);
+  for (const auto& o : overrides) ld.apply(root, o);
+  if (ld.has_errors()) ld.fail();
+  Scenario s = build(ld, root);
+  if (ld.has_errors()) ld.fail();
+  s.source_name = source;
+  if (overrides.empty()) {
+    s.source_text = text;
+  } else {
+    YAML::Emitter out;
+    out << root;
+    std::string header = "# " + source + ", as run with";
+    for (const auto& o : overrides) header += " --set " + o.text();
+    s.source_text = header + "\n" + out.c_str() + "\n";
+  }
+  return s;
+}
+
+}  // namespace
+
+Scenario load_scenario_text(const std::string& text, const std::string& source_name,
+                            const std::vector<Override>& overrides) {
+  return load(text, source_name, overrides);
+}
+
+Scenario load_scenario_file(const std::filesystem::path& path,
+                            const std::vector<Override>& overrides) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::error_code ec;
+    const bool exists = std::filesystem::exists(path, ec);
+    throw InputError(std::vector<Diagnostic>{
+        Diagnostic{.file = path.string(),
+                   .message = exists ? "cannot read the scenario file" : "no such scenario file",
+                   .hint = exists ? "check its permissions"
+                                  : "check the path; scenarios live in scenarios/"}});
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return load(buf.str(), path.string(), overrides);
+}
+
+}  // namespace talentsim
