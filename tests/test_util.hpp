@@ -1,0 +1,80 @@
+// Shared helpers for the tests: paths, running replicates, and honest
+// statistics (means with standard errors).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "talentsim/ensemble.hpp"
+#include "talentsim/model.hpp"
+#include "talentsim/scenario_loader.hpp"
+
+namespace talentsim::test {
+
+inline std::filesystem::path data_path(const std::string& name) {
+  return std::filesystem::path(TALENTSIM_TEST_DATA) / name;
+}
+
+inline std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Mean and standard error of the mean (Welford).
+class MeanSe {
+ public:
+  void add(double x) {
+    ++n_;
+    const double d = x - mean_;
+    mean_ += d / static_cast<double>(n_);
+    m2_ += d * (x - mean_);
+  }
+  double mean() const { return mean_; }
+  double sd() const { return n_ > 1 ? std::sqrt(m2_ / static_cast<double>(n_ - 1)) : 0; }
+  double se() const { return n_ > 0 ? sd() / std::sqrt(static_cast<double>(n_)) : 0; }
+  std::int64_t n() const { return n_; }
+
+ private:
+  std::int64_t n_ = 0;
+  double mean_ = 0, m2_ = 0;
+};
+
+// All replicates of a scenario, in replicate order.
+inline std::vector<ReplicateResult> run_all(const Model& model, std::int64_t replicates,
+                                            std::uint64_t seed, int threads = 2,
+                                            std::int64_t first = 0) {
+  std::vector<ReplicateResult> out(static_cast<std::size_t>(replicates));
+  run_ensemble(model, {.first = first, .count = replicates, .seed = seed, .threads = threads},
+               [&](ReplicateResult&& r) {
+                 out[static_cast<std::size_t>(r.replicate - first)] = std::move(r);
+               });
+  return out;
+}
+
+// A minimal valid scenario to build tests on; `extra` is appended verbatim.
+inline std::string tiny_scenario(const std::string& extra = "") {
+  return R"(name: tiny
+start: 2026-01-01
+end: 2027-01-01
+replicates: 10
+tiers:
+  - {name: junior, search_rate: 0.5, reputation: {median: 1, sigma: 0.5}}
+  - {name: star, search_rate: 0.3, reputation: {median: 20, sigma: 0.5}}
+labs:
+  - name: A
+    headcount: {junior: 20, star: 2}
+    comp: {junior: 300K, star: 2M}
+  - name: B
+    headcount: {junior: 10, star: 1}
+    comp: {junior: 250K, star: 1.5M}
+)" + extra;
+}
+
+}  // namespace talentsim::test
