@@ -1,0 +1,175 @@
+#!/usr/bin/python3
+"""Check that a talentsim results file reads back through xarray as expected.
+
+usage: check_results_xarray.py FILE.h5 EXPECTED.json
+
+EXPECTED.json describes what the file must hold; test_results_file.cpp writes
+both (see tests/sample_results.hpp) and runs this script. The file is opened
+with xarray.open_dataset(path) (default engine: netCDF4, that is netCDF-C)
+and, if the h5netcdf module is installed, with engine="h5netcdf" too.
+Dimensions, labels, decoded dates, values (bit for bit), variable
+attributes and root attributes are compared.
+
+Exit status: 0 when everything matches; 1 on a mismatch, with a message
+saying what differs; 2 on bad usage; 77 when numpy, xarray or netCDF4 is not
+installed (the test then skips). A crash of the reader, even at interpreter
+exit, shows as a signal or a non-zero status.
+"""
+
+import datetime
+import importlib.util
+import json
+import sys
+
+SKIP = 77
+
+
+class Mismatch(Exception):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise Mismatch(message)
+
+
+def first_difference(got, expected):
+    """Index and values of the first element where two equal-shape arrays differ."""
+    import numpy as np
+
+    if got.dtype.kind == "f":  # compare bits so that -0.0 != 0.0 and NaN == NaN
+        differ = got.view(np.uint64) != expected.view(np.uint64)
+    else:
+        differ = got != expected
+    index = tuple(int(i) for i in np.argwhere(differ)[0])
+    return f"first difference at {index}: got {got[index]!r}, expected {expected[index]!r}"
+
+
+def check_coordinates(ds, expected):
+    import numpy as np
+
+    for name, labels in expected["coords"].items():
+        check(name in ds.coords, f"coordinate {name!r} is missing")
+        values = ds[name].values
+        check(ds[name].dims == (name,), f"coordinate {name!r} has dims {ds[name].dims}")
+        if name == "time":
+            check(values.dtype.kind == "M",
+                  f"time decoded as {values.dtype}, expected datetime64 "
+                  f"(attrs {ds['time'].attrs}, encoding {ds['time'].encoding})")
+            got = [str(np.datetime_as_string(v, unit="D")) for v in values]
+            midnight = [np.datetime_as_string(v, unit="s").endswith("T00:00:00") for v in values]
+            check(all(midnight), f"time values are not at midnight: {values}")
+        elif name == "replicate":
+            check(values.dtype.kind == "i", f"replicate has dtype {values.dtype}")
+            got = [int(v) for v in values]
+        else:
+            check(all(isinstance(v, str) for v in values),
+                  f"labels of {name!r} are not str: {[type(v).__name__ for v in values]}")
+            got = list(values)
+        check(got == labels, f"coordinate {name!r} is {got}, expected {labels}")
+
+
+def check_variables(ds, expected):
+    import numpy as np
+
+    check(set(ds.data_vars) == set(expected["variables"]),
+          f"data variables {sorted(ds.data_vars)}, expected {sorted(expected['variables'])}")
+    for name, spec in expected["variables"].items():
+        var = ds[name]
+        check(var.dims == tuple(spec["dims"]),
+              f"{name} has dims {var.dims}, expected {spec['dims']}")
+        check(var.dtype == np.dtype(spec["dtype"]),
+              f"{name} has dtype {var.dtype}, expected {spec['dtype']}")
+        shape = tuple(expected["dims"][d] for d in spec["dims"])
+        values = var.values
+        check(values.shape == shape, f"{name} has shape {values.shape}, expected {shape}")
+        want = np.array(spec["values"], dtype=spec["dtype"]).reshape(shape)
+        if want.dtype.kind == "f":  # bit for bit, not merely close
+            same = np.array_equal(values.view(np.uint64), want.view(np.uint64))
+        else:
+            same = np.array_equal(values, want)
+        if not same:
+            raise Mismatch(f"{name} values differ: {first_difference(values, want)}")
+        check(var.attrs.get("long_name") and var.attrs.get("description"),
+              f"{name} lacks long_name/description: {var.attrs}")
+        if "units" in spec:
+            check(var.attrs.get("units") == spec["units"],
+                  f"{name} has units {var.attrs.get('units')!r}, expected {spec['units']!r}")
+        check("_FillValue" not in var.attrs and "_FillValue" not in var.encoding,
+              f"{name} has a _FillValue, which would make xarray mask data")
+
+
+def check_attributes(ds, expected):
+    import numpy as np
+
+    for key, want in expected["attrs"].items():
+        check(key in ds.attrs, f"root attribute {key!r} is missing")
+        got = ds.attrs[key]
+        if isinstance(want, int):
+            check(isinstance(got, (int, np.integer)) and int(got) == want,
+                  f"attribute {key!r} is {got!r} ({type(got).__name__}), expected {want!r}")
+        else:
+            check(isinstance(got, str) and got == want,
+                  f"attribute {key!r} is {got!r} ({type(got).__name__}), expected {want!r}")
+    created = ds.attrs.get("created")
+    check(isinstance(created, str), f"attribute 'created' is {created!r}")
+    try:
+        when = datetime.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        raise Mismatch(f"attribute 'created' is {created!r}, not ISO-8601 UTC") from None
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    check(abs(now - when) < datetime.timedelta(days=2),
+          f"attribute 'created' is {created!r}, far from now")
+
+
+def check_engine(path, expected, engine):
+    import xarray as xr
+
+    kwargs = {} if engine is None else {"engine": engine}
+    with xr.open_dataset(path, **kwargs) as ds:
+        check(dict(ds.sizes) == expected["dims"],
+              f"dimensions {dict(ds.sizes)}, expected {expected['dims']}")
+        check_coordinates(ds, expected)
+        check_variables(ds, expected)
+        check_attributes(ds, expected)
+        # Label-based selection is what users do first; it must work.
+        if expected["dims"]["lab"] and expected["dims"]["time"]:
+            lab = expected["coords"]["lab"][-1]
+            sel = ds["headcount"].sel(lab=lab, time=expected["coords"]["time"][-1])
+            check(sel.dims == ("replicate", "tier"), f"selection gave dims {sel.dims}")
+
+
+def main(argv):
+    if len(argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    path, expected_path = argv[1], argv[2]
+    for module in ("numpy", "xarray", "netCDF4"):
+        if importlib.util.find_spec(module) is None:
+            print(f"SKIP: Python module {module} is not installed ({sys.executable})")
+            return SKIP
+    with open(expected_path, encoding="utf-8") as f:
+        expected = json.load(f)
+
+    engines = [None]  # xarray's default, netCDF4 here
+    if importlib.util.find_spec("h5netcdf") is not None:
+        engines.append("h5netcdf")
+    else:
+        print("note: h5netcdf is not installed; checked with the default engine only")
+    for engine in engines:
+        label = engine or "default (netcdf4)"
+        try:
+            check_engine(path, expected, engine)
+        except Mismatch as e:
+            print(f"FAIL: {path} read with engine {label}: {e}", file=sys.stderr)
+            return 1
+        except Exception as e:  # noqa: BLE001 - a reader crash is a failure to report
+            print(f"FAIL: {path} read with engine {label} raised {type(e).__name__}: {e}",
+                  file=sys.stderr)
+            return 1
+        print(f"ok: {path} read with engine {label}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

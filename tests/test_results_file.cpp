@@ -1,0 +1,604 @@
+// Tests of the results file: round trips through ResultsWriter and
+// read_results, the temporary-file discipline, and the errors both report.
+// The HDF5 C API is used directly only to forge damaged or foreign files.
+#include <gtest/gtest.h>
+#include <hdf5.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <ostream>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "sample_results.hpp"
+#include "talentsim/errors.hpp"
+#include "talentsim/results_file.hpp"
+#include "talentsim/version.hpp"
+
+namespace talentsim {
+// How gtest (and so ctest's test names) shows a RoundTrip parameter.
+void PrintTo(const ResultShape& s, std::ostream* out) {
+  *out << "T=" << s.steps << " L=" << s.labs << " K=" << s.tiers << " N=" << s.named;
+}
+}  // namespace talentsim
+
+namespace fs = std::filesystem;
+using talentsim::InputError;
+using talentsim::InternalError;
+using talentsim::read_results;
+using talentsim::ReplicateResult;
+using talentsim::ResultShape;
+using talentsim::ResultsWriter;
+using talentsim::RunError;
+using talentsim::RunMetadata;
+
+namespace {
+
+RunMetadata sample_meta(const ResultShape& s, std::int64_t replicates) {
+  RunMetadata m;
+  m.scenario_name = "baseline";
+  m.start_date = "2025-01-06";
+  m.step_days = 7;
+  const std::vector<std::string> labs = {"OpenAI", "Google DeepMind", "Ünïcode Labs ✓"};
+  const std::vector<std::string> tiers = {"junior", "senior", "star"};
+  const std::vector<std::string> people = {"Ilya", "Noam", "Émilie"};
+  for (int i = 0; i < s.labs; ++i) m.lab_names.push_back(labs[size_t(i) % labs.size()]);
+  for (int i = 0; i < s.tiers; ++i) m.tier_names.push_back(tiers[size_t(i) % tiers.size()]);
+  for (int i = 0; i < s.named; ++i) m.named_names.push_back(people[size_t(i) % people.size()]);
+  m.replicates = replicates;
+  m.seed = std::numeric_limits<std::uint64_t>::max() - 41;  // needs all 64 bits
+  m.scenario_text =
+      "name: baseline\n# Ünïcode ✓, \"quotes\", a\ttab\nlabs:\n  - name: OpenAI\n    star: 0.5\n";
+  m.command_line = "talentsim run baseline.yaml --set replicates=3 -o results/out.h5";
+  return m;
+}
+
+// Values differ in every replicate, time, lab, tier and variable, and the
+// doubles include ones a lossy path would not carry bit for bit.
+ReplicateResult sample_replicate(std::int64_t r, const ResultShape& s) {
+  ReplicateResult out(s);
+  out.replicate = r;
+  const double specials[] = {-0.0, std::numeric_limits<double>::denorm_min(),
+                             std::numeric_limits<double>::infinity(),
+                             std::numeric_limits<double>::quiet_NaN(), -1e300};
+  for (int t = 0; t < s.steps; ++t) {
+    for (int l = 0; l < s.labs; ++l) {
+      for (int k = 0; k < s.tiers; ++k) {
+        const auto i = out.tlk(t, l, k);
+        out.headcount[i] = std::int32_t(1'000'000 * r + 1000 * t + 10 * l + k);
+        out.hires[i] = std::int32_t(-(r + 1) * (t + l + k + 1));
+        out.departures[i] =
+            std::int32_t(std::numeric_limits<std::int32_t>::max() - std::int64_t(i) - (r & 0xff));
+      }
+      const size_t i = out.tl(t, l);
+      out.star_power[i] =
+          i % 7 == 3 ? specials[(i + size_t(r)) % 5] : std::sin(double(r) + 0.1 * t) / (l + 3.0);
+    }
+    for (int n = 0; n < s.named; ++n) out.named_lab[out.tn(t, n)] = (t + n + int(r)) % 4 - 1;
+  }
+  for (int f = 0; f < s.labs; ++f) {
+    for (int to = 0; to < s.labs; ++to) {
+      for (int k = 0; k < s.tiers; ++k)
+        out.flows[out.flk(f, to, k)] = std::int32_t(r * 100 + f * 10 + to + k);
+    }
+  }
+  return out;
+}
+
+template <typename T>
+bool bit_identical(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
+}
+
+void expect_same_replicate(const ReplicateResult& got, const ReplicateResult& want) {
+  EXPECT_EQ(got.replicate, want.replicate);
+  EXPECT_EQ(got.shape.steps, want.shape.steps);
+  EXPECT_EQ(got.shape.labs, want.shape.labs);
+  EXPECT_EQ(got.shape.tiers, want.shape.tiers);
+  EXPECT_EQ(got.shape.named, want.shape.named);
+  EXPECT_TRUE(bit_identical(got.headcount, want.headcount))
+      << "headcount, replicate " << want.replicate;
+  EXPECT_TRUE(bit_identical(got.hires, want.hires)) << "hires, replicate " << want.replicate;
+  EXPECT_TRUE(bit_identical(got.departures, want.departures))
+      << "departures, replicate " << want.replicate;
+  EXPECT_TRUE(bit_identical(got.star_power, want.star_power))
+      << "star_power, replicate " << want.replicate;
+  EXPECT_TRUE(bit_identical(got.named_lab, want.named_lab))
+      << "named_lab, replicate " << want.replicate;
+  EXPECT_TRUE(bit_identical(got.flows, want.flows)) << "flows, replicate " << want.replicate;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Opens an HDF5 file read-write for forging, with HDF5's printing off.
+class ForgeFile {
+ public:
+  explicit ForgeFile(const fs::path& p) {
+    H5Eget_auto2(H5E_DEFAULT, &print_, &print_data_);
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    id_ = H5Fopen(p.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    EXPECT_GE(id_, 0) << p;
+  }
+  ~ForgeFile() {
+    if (id_ >= 0) H5Fclose(id_);
+    H5Eset_auto2(H5E_DEFAULT, print_, print_data_);
+  }
+  ForgeFile(const ForgeFile&) = delete;
+  ForgeFile& operator=(const ForgeFile&) = delete;
+  hid_t id() const { return id_; }
+
+  void replace_int_attribute(const char* name, int value) {
+    ASSERT_GE(H5Adelete(id_, name), 0);
+    const hid_t space = H5Screate(H5S_SCALAR);
+    const hid_t attr = H5Acreate2(id_, name, H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(attr, 0);
+    ASSERT_GE(H5Awrite(attr, H5T_NATIVE_INT, &value), 0);
+    H5Aclose(attr);
+    H5Sclose(space);
+  }
+  void replace_string_attribute(const char* name, const std::string& value) {
+    ASSERT_GE(H5Adelete(id_, name), 0);
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, value.size());
+    const hid_t space = H5Screate(H5S_SCALAR);
+    const hid_t attr = H5Acreate2(id_, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(attr, 0);
+    ASSERT_GE(H5Awrite(attr, type, value.data()), 0);
+    H5Aclose(attr);
+    H5Sclose(space);
+    H5Tclose(type);
+  }
+
+ private:
+  hid_t id_ = H5I_INVALID_HID;
+  H5E_auto2_t print_ = nullptr;
+  void* print_data_ = nullptr;
+};
+
+class ResultsFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = std::string(info->test_suite_name()) + "_" + info->name();
+    for (char& c : name) {
+      if (c == '/') c = '_';
+    }
+    dir_ = fs::temp_directory_path() / ("talentsim_results_" + std::to_string(::getpid())) / name;
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    fs::remove_all(dir_.parent_path(), ignored);
+  }
+
+  // Writes a complete file of the given shape, replicates in reverse order.
+  std::vector<ReplicateResult> write_file(const fs::path& dest, const ResultShape& s,
+                                          std::int64_t replicates = 3) {
+    std::vector<ReplicateResult> all;
+    for (std::int64_t r = 0; r < replicates; ++r) all.push_back(sample_replicate(r, s));
+    ResultsWriter writer(dest, sample_meta(s, replicates), s, /*overwrite=*/true);
+    for (std::int64_t r = replicates - 1; r >= 0; --r) writer.write(all[size_t(r)]);
+    writer.commit();
+    return all;
+  }
+
+  fs::path dir_;
+};
+
+// --- round trips ---------------------------------------------------------
+
+class RoundTrip : public ResultsFileTest, public ::testing::WithParamInterface<ResultShape> {};
+
+TEST_P(RoundTrip, ArraysAndMetadataComeBackExactly) {
+  const ResultShape shape = GetParam();
+  const std::int64_t replicates = 3;
+  const RunMetadata meta = sample_meta(shape, replicates);
+  std::vector<ReplicateResult> written;
+  for (std::int64_t r = 0; r < replicates; ++r) written.push_back(sample_replicate(r, shape));
+
+  const fs::path dest = dir_ / "out.h5";
+  {
+    ResultsWriter writer(dest, meta, shape, /*overwrite=*/false);
+    for (const std::int64_t r : {2, 0, 1}) writer.write(written[size_t(r)]);  // out of order
+    writer.commit();
+  }
+  const talentsim::ResultsFile file = read_results(dest);
+
+  EXPECT_EQ(file.shape.steps, shape.steps);
+  EXPECT_EQ(file.shape.labs, shape.labs);
+  EXPECT_EQ(file.shape.tiers, shape.tiers);
+  EXPECT_EQ(file.shape.named, shape.named);
+  EXPECT_EQ(file.meta.scenario_name, meta.scenario_name);
+  EXPECT_EQ(file.meta.start_date, meta.start_date);
+  EXPECT_EQ(file.meta.step_days, meta.step_days);
+  EXPECT_EQ(file.meta.lab_names, meta.lab_names);
+  EXPECT_EQ(file.meta.tier_names, meta.tier_names);
+  EXPECT_EQ(file.meta.named_names, meta.named_names);
+  EXPECT_EQ(file.meta.replicates, meta.replicates);
+  EXPECT_EQ(file.meta.seed, meta.seed);
+  EXPECT_EQ(file.meta.scenario_text, meta.scenario_text);
+  EXPECT_EQ(file.meta.command_line, meta.command_line);
+  ASSERT_EQ(file.replicates.size(), written.size());
+  for (size_t r = 0; r < written.size(); ++r) expect_same_replicate(file.replicates[r], written[r]);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, RoundTrip,
+    ::testing::Values(ResultShape{.steps = 4, .labs = 3, .tiers = 2, .named = 2},
+                      ResultShape{.steps = 4, .labs = 3, .tiers = 2, .named = 0},
+                      ResultShape{.steps = 1, .labs = 1, .tiers = 1, .named = 1},
+                      ResultShape{.steps = 0, .labs = 2, .tiers = 1, .named = 0}),
+    [](const auto& info) {
+      const ResultShape& s = info.param;
+      return "T" + std::to_string(s.steps) + "L" + std::to_string(s.labs) + "K" +
+             std::to_string(s.tiers) + "N" + std::to_string(s.named);
+    });
+
+TEST_F(ResultsFileTest, RootAttributesDescribeTheRun) {
+  const ResultShape shape{.steps = 2, .labs = 2, .tiers = 1, .named = 0};
+  const fs::path dest = dir_ / "out.h5";
+  write_file(dest, shape);
+  const RunMetadata meta = sample_meta(shape, 3);
+  const auto attrs = read_results(dest).attributes;
+  auto attr = [&](const std::string& key) {
+    const auto it = attrs.find(key);
+    return it == attrs.end() ? std::string("<missing " + key + ">") : it->second;
+  };
+  EXPECT_EQ(attr("title"), "talentsim results");
+  EXPECT_EQ(attr("file_type"), "talentsim-run");
+  EXPECT_EQ(attr("Conventions"), "CF-1.8");
+  EXPECT_EQ(attr("file_format_version"), std::to_string(talentsim::kFileFormatVersion));
+  EXPECT_EQ(attr("software_version"), talentsim::kSoftwareVersion);
+  EXPECT_EQ(attr("git_commit"), talentsim::kGitCommit);
+  EXPECT_EQ(attr("scenario_name"), meta.scenario_name);
+  EXPECT_EQ(attr("scenario"), meta.scenario_text);
+  EXPECT_EQ(attr("seed"), std::to_string(meta.seed));
+  EXPECT_EQ(attr("replicates"), "3");
+  EXPECT_EQ(attr("step_days"), "7");
+  EXPECT_EQ(attr("start_date"), "2025-01-06");
+  EXPECT_EQ(attr("command_line"), meta.command_line);
+  EXPECT_TRUE(std::regex_match(attr("created"), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")))
+      << attr("created");
+}
+
+TEST_F(ResultsFileTest, EmptyTextRoundTrips) {
+  const ResultShape shape{.steps = 1, .labs = 1, .tiers = 1, .named = 0};
+  RunMetadata meta = sample_meta(shape, 1);
+  meta.command_line = "";
+  meta.scenario_text = "";
+  const fs::path dest = dir_ / "out.h5";
+  ResultsWriter writer(dest, meta, shape, false);
+  writer.write(sample_replicate(0, shape));
+  writer.commit();
+  const auto file = read_results(dest);
+  EXPECT_EQ(file.meta.command_line, "");
+  EXPECT_EQ(file.meta.scenario_text, "");
+  EXPECT_EQ(file.attributes.at("command_line"), "");
+}
+
+// --- the temporary file --------------------------------------------------
+
+TEST_F(ResultsFileTest, TemporaryFileLiesBesideTheDestination) {
+  const ResultShape shape{.steps = 1, .labs = 1, .tiers = 1, .named = 0};
+  const fs::path dest = dir_ / "out.h5";
+  ResultsWriter writer(dest, sample_meta(shape, 1), shape, false);
+  EXPECT_EQ(writer.destination(), dest);
+  EXPECT_EQ(writer.temporary_path().parent_path(), dest.parent_path());
+  EXPECT_EQ(writer.temporary_path().filename().string().rfind("out.h5.tmp.", 0), 0u)
+      << writer.temporary_path();
+  EXPECT_TRUE(fs::exists(writer.temporary_path()));
+  EXPECT_FALSE(fs::exists(dest));
+}
+
+TEST_F(ResultsFileTest, DestructionWithoutCommitRemovesTheTemporaryFile) {
+  const ResultShape shape{.steps = 2, .labs = 2, .tiers = 2, .named = 1};
+  const fs::path dest = dir_ / "out.h5";
+  fs::path temporary;
+  {
+    ResultsWriter writer(dest, sample_meta(shape, 2), shape, false);
+    temporary = writer.temporary_path();
+    writer.write(sample_replicate(1, shape));
+    EXPECT_TRUE(fs::exists(temporary));
+  }
+  EXPECT_FALSE(fs::exists(temporary));
+  EXPECT_FALSE(fs::exists(dest));
+  EXPECT_TRUE(fs::is_empty(dir_));
+}
+
+TEST_F(ResultsFileTest, CommitMovesTheTemporaryFileIntoPlace) {
+  const ResultShape shape{.steps = 2, .labs = 2, .tiers = 2, .named = 1};
+  const fs::path dest = dir_ / "out.h5";
+  ResultsWriter writer(dest, sample_meta(shape, 1), shape, false);
+  writer.write(sample_replicate(0, shape));
+  writer.commit();
+  EXPECT_FALSE(fs::exists(writer.temporary_path()));
+  EXPECT_TRUE(fs::is_regular_file(dest));
+  EXPECT_THROW(writer.commit(), InternalError);
+  EXPECT_THROW(writer.write(sample_replicate(0, shape)), InternalError);
+}
+
+TEST_F(ResultsFileTest, IncompleteFileIsNotCommitted) {
+  const ResultShape shape{.steps = 2, .labs = 2, .tiers = 1, .named = 0};
+  const fs::path dest = dir_ / "out.h5";
+  fs::path temporary;
+  {
+    ResultsWriter writer(dest, sample_meta(shape, 3), shape, false);
+    temporary = writer.temporary_path();
+    writer.write(sample_replicate(0, shape));
+    writer.write(sample_replicate(2, shape));
+    try {
+      writer.commit();
+      FAIL() << "commit of 2 of 3 replicates succeeded";
+    } catch (const RunError& e) {
+      EXPECT_NE(std::string(e.what()).find("2 of 3"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_FALSE(fs::exists(dest));
+  EXPECT_FALSE(fs::exists(temporary));
+}
+
+// --- destinations --------------------------------------------------------
+
+TEST_F(ResultsFileTest, RefusesAnExistingDestinationWithoutOverwrite) {
+  const ResultShape shape{.steps = 1, .labs = 1, .tiers = 1, .named = 0};
+  const fs::path dest = dir_ / "out.h5";
+  std::ofstream(dest) << "precious";
+  try {
+    ResultsWriter writer(dest, sample_meta(shape, 1), shape, /*overwrite=*/false);
+    FAIL() << "an existing destination was accepted";
+  } catch (const InputError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(dest.string()), std::string::npos) << message;
+    EXPECT_NE(message.find("--force"), std::string::npos) << message;
+    EXPECT_NE(message.find("-o"), std::string::npos) << message;
+  }
+  EXPECT_EQ(slurp(dest), "precious");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1);
+}
+
+TEST_F(ResultsFileTest, OverwritesAnExistingDestinationWhenAllowed) {
+  const ResultShape shape{.steps = 3, .labs = 2, .tiers = 2, .named = 1};
+  const fs::path dest = dir_ / "out.h5";
+  std::ofstream(dest) << "old results";
+  ResultsWriter writer(dest, sample_meta(shape, 1), shape, /*overwrite=*/true);
+  EXPECT_EQ(slurp(dest), "old results");  // untouched until commit
+  writer.write(sample_replicate(0, shape));
+  writer.commit();
+  const auto file = read_results(dest);
+  ASSERT_EQ(file.replicates.size(), 1u);
+  expect_same_replicate(file.replicates[0], sample_replicate(0, shape));
+}
+
+TEST_F(ResultsFileTest, RefusesADirectoryAsDestination) {
+  const ResultShape shape{.steps = 1, .labs = 1, .tiers = 1, .named = 0};
+  fs::create_directory(dir_ / "out.h5");
+  EXPECT_THROW(ResultsWriter(dir_ / "out.h5", sample_meta(shape, 1), shape, true), InputError);
+}
+
+TEST_F(ResultsFileTest, CreatesMissingParentDirectories) {
+  const ResultShape shape{.steps = 1, .labs = 1, .tiers = 1, .named = 0};
+  const fs::path dest = dir_ / "results" / "nested" / "out.h5";
+  write_file(dest, shape, 1);
+  EXPECT_TRUE(fs::is_regular_file(dest));
+}
+
+TEST_F(ResultsFileTest, UnwritableDirectoryIsARunError) {
+  // Tests run as root, so permissions cannot make a directory unwritable; a
+  // path through a regular file cannot be created by anyone.
+  const ResultShape shape{.steps = 1, .labs = 1, .tiers = 1, .named = 0};
+  std::ofstream(dir_ / "file.txt") << "not a directory";
+  const fs::path dest = dir_ / "file.txt" / "sub" / "out.h5";
+  try {
+    ResultsWriter writer(dest, sample_meta(shape, 1), shape, false);
+    FAIL() << "a destination under a regular file was accepted";
+  } catch (const RunError& e) {
+    EXPECT_NE(std::string(e.what()).find(dest.string()), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(ResultsFileTest, HdfCreationFailureIsAQuietRunErrorWithTheReason) {
+  // A directory squatting on the temporary file's name makes H5Fcreate fail.
+  const ResultShape shape{.steps = 1, .labs = 1, .tiers = 1, .named = 0};
+  const fs::path dest = dir_ / "out.h5";
+  const fs::path squatter = dir_ / ("out.h5.tmp." + std::to_string(::getpid()));
+  fs::create_directory(squatter);
+  ::testing::internal::CaptureStderr();
+  std::string message;
+  try {
+    ResultsWriter writer(dest, sample_meta(shape, 1), shape, false);
+  } catch (const RunError& e) {
+    message = e.what();
+  }
+  const std::string printed = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(message.find(squatter.string()), std::string::npos) << message;
+  EXPECT_NE(message.find("Is a directory"), std::string::npos) << message;
+  EXPECT_EQ(printed, "") << "HDF5 printed its error stack";
+  EXPECT_TRUE(fs::is_directory(squatter)) << "the writer removed what it did not create";
+}
+
+// Writes into `dest` under a file-size limit, standing in for a full disk,
+// and returns 0 only if the writer threw RunError (reported on stderr) and
+// removed its temporary file. Meant for a child process: the limit stays.
+int write_until_the_disk_is_full(const fs::path& dest) {
+  std::signal(SIGXFSZ, SIG_IGN);  // fail the write with EFBIG instead
+  const rlimit limit{.rlim_cur = 512 * 1024, .rlim_max = 512 * 1024};
+  if (setrlimit(RLIMIT_FSIZE, &limit) != 0) return 4;
+  const ResultShape shape{.steps = 100, .labs = 20, .tiers = 5, .named = 10};
+  fs::path temporary;
+  std::uint32_t noise = 12345;  // incompressible values, so the limit is reached
+  try {
+    ResultsWriter writer(dest, sample_meta(shape, 100), shape, false);
+    temporary = writer.temporary_path();
+    for (std::int64_t r = 0; r < 100; ++r) {
+      ReplicateResult result = sample_replicate(r, shape);
+      for (auto& v : result.headcount) v = std::int32_t(noise = noise * 1664525u + 1013904223u);
+      writer.write(result);
+    }
+    writer.commit();
+    return 5;
+  } catch (const RunError& e) {
+    std::fprintf(stderr, "RunError: %s\n", e.what());
+  }
+  return !temporary.empty() && !fs::exists(temporary) && !fs::exists(dest) ? 0 : 3;
+}
+
+TEST_F(ResultsFileTest, WriteFailureIsARunErrorAndTheProcessStillExitsCleanly) {
+  // exit() in the child also runs HDF5's cleanup if it was installed, which
+  // crashes after a failed close in HDF5 1.10 (see hdf5_support.cpp).
+  const fs::path dest = dir_ / "big.h5";
+  EXPECT_EXIT(std::exit(write_until_the_disk_is_full(dest)), ::testing::ExitedWithCode(0),
+              "RunError: cannot write .*: File too large");
+}
+
+// --- misuse by the caller ------------------------------------------------
+
+TEST_F(ResultsFileTest, RejectsReplicatesThatDoNotFit) {
+  const ResultShape shape{.steps = 2, .labs = 2, .tiers = 1, .named = 1};
+  ResultsWriter writer(dir_ / "out.h5", sample_meta(shape, 2), shape, false);
+  EXPECT_THROW(writer.write(sample_replicate(2, shape)), InternalError);
+  EXPECT_THROW(writer.write(sample_replicate(-1, shape)), InternalError);
+  ResultShape other = shape;
+  other.tiers = 2;
+  EXPECT_THROW(writer.write(sample_replicate(0, other)), InternalError);
+  ReplicateResult short_one = sample_replicate(0, shape);
+  short_one.star_power.pop_back();
+  EXPECT_THROW(writer.write(short_one), InternalError);
+  writer.write(sample_replicate(0, shape));
+  EXPECT_THROW(writer.write(sample_replicate(0, shape)), InternalError);
+}
+
+TEST_F(ResultsFileTest, RejectsMetadataThatDoesNotMatchTheShape) {
+  const ResultShape shape{.steps = 2, .labs = 2, .tiers = 1, .named = 1};
+  RunMetadata meta = sample_meta(shape, 1);
+  meta.lab_names.pop_back();
+  EXPECT_THROW(ResultsWriter(dir_ / "a.h5", meta, shape, false), InternalError);
+  meta = sample_meta(shape, 1);
+  meta.start_date = "06/01/2025";
+  EXPECT_THROW(ResultsWriter(dir_ / "b.h5", meta, shape, false), InternalError);
+  EXPECT_TRUE(fs::is_empty(dir_));
+}
+
+// --- reading files that are not results files ----------------------------
+
+class ReaderErrors : public ResultsFileTest {
+ protected:
+  // read_results(path) must throw RunError whose message contains each of
+  // `fragments`, and print nothing itself.
+  void expect_run_error(const fs::path& path, const std::vector<std::string>& fragments) {
+    ::testing::internal::CaptureStderr();
+    std::string message = "<no exception>";
+    try {
+      read_results(path);
+    } catch (const RunError& e) {
+      message = e.what();
+    }
+    const std::string printed = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(printed, "") << "something printed to stderr";
+    EXPECT_NE(message.find(path.string()), std::string::npos) << message;
+    for (const auto& f : fragments) EXPECT_NE(message.find(f), std::string::npos) << message;
+  }
+  fs::path valid_file() {
+    const fs::path p = dir_ / "valid.h5";
+    write_file(p, ResultShape{.steps = 2, .labs = 2, .tiers = 1, .named = 1});
+    return p;
+  }
+};
+
+TEST_F(ReaderErrors, MissingFile) { expect_run_error(dir_ / "absent.h5", {"does not exist"}); }
+
+TEST_F(ReaderErrors, GarbageFile) {
+  std::ofstream(dir_ / "garbage.h5") << "this is not HDF5 at all\n";
+  expect_run_error(dir_ / "garbage.h5", {"not an HDF5 file"});
+}
+
+TEST_F(ReaderErrors, ForeignHdf5File) {
+  const fs::path p = dir_ / "foreign.h5";
+  H5Fclose(H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+  expect_run_error(p, {"not a talentsim results file", "file_type"});
+}
+
+TEST_F(ReaderErrors, WrongFileType) {
+  const fs::path p = valid_file();
+  ForgeFile(p).replace_string_attribute("file_type", "other-tool");
+  expect_run_error(p, {"not a talentsim results file", "other-tool"});
+}
+
+TEST_F(ReaderErrors, UnsupportedFormatVersion) {
+  const fs::path p = valid_file();
+  ForgeFile(p).replace_int_attribute("file_format_version", 99);
+  expect_run_error(
+      p, {"version 99", "reads only version " + std::to_string(talentsim::kFileFormatVersion)});
+}
+
+TEST_F(ReaderErrors, MissingVariable) {
+  const fs::path p = valid_file();
+  {
+    ForgeFile f(p);
+    ASSERT_GE(H5Ldelete(f.id(), "hires", H5P_DEFAULT), 0);
+  }
+  expect_run_error(p, {"'hires'"});
+}
+
+// --- what xarray sees ----------------------------------------------------
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (const char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Writes the sample run (replicates out of order) and has
+// tests/python/check_results_xarray.py open it with xarray in a fresh Python
+// process, whose exit (a crash included) decides the test.
+class XarrayReadsTheFile : public ResultsFileTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(XarrayReadsTheFile, AsLabelledArrays) {
+#if !defined(TALENTSIM_PYTHON) || !defined(TALENTSIM_TESTS_DIR)
+  GTEST_SKIP() << "built without TALENTSIM_PYTHON and TALENTSIM_TESTS_DIR";
+#else
+  const std::string python = TALENTSIM_PYTHON;
+  if (python.empty()) GTEST_SKIP() << "CMake found no python3";
+  const talentsim::test::SampleRun run = talentsim::test::make_sample_run(GetParam());
+  const fs::path file = dir_ / "sample.h5";
+  const fs::path expected = dir_ / "expected.json";
+  const fs::path log = dir_ / "check.log";
+  {
+    ResultsWriter writer(file, run.meta, run.shape, false);
+    for (const std::int64_t r : {1, 2, 0}) writer.write(run.replicates[size_t(r)]);
+    writer.commit();
+  }
+  std::ofstream(expected, std::ios::binary) << talentsim::test::expected_json(run);
+  const fs::path script = fs::path(TALENTSIM_TESTS_DIR) / "python" / "check_results_xarray.py";
+  const std::string command = shell_quote(python) + " " + shell_quote(script.string()) + " " +
+                              shell_quote(file.string()) + " " + shell_quote(expected.string()) +
+                              " >" + shell_quote(log.string()) + " 2>&1";
+  const int status = std::system(command.c_str());
+  const std::string output = slurp(log);
+  ASSERT_TRUE(WIFEXITED(status)) << "the Python check did not exit normally (status " << status
+                                 << "):\n"
+                                 << output;
+  const int exit_code = WEXITSTATUS(status);
+  if (exit_code == 77) GTEST_SKIP() << output;
+  EXPECT_EQ(exit_code, 0) << command << "\n" << output;
+#endif
+}
+
+INSTANTIATE_TEST_SUITE_P(NamedResearchers, XarrayReadsTheFile, ::testing::Values(2, 0),
+                         [](const auto& info) { return "N" + std::to_string(info.param); });
+
+}  // namespace
