@@ -10,7 +10,7 @@ packages=(
   libeigen3-dev libtbb-dev libyaml-cpp-dev libhdf5-dev libgtest-dev
   libcli11-dev libfmt-dev librandom123-dev libbenchmark-dev
   # Python side: reading results as labelled arrays, and the Python tests
-  python3 python3-h5py python3-xarray python3-netcdf4 python3-pandas
+  python3 python3-h5py python3-xarray python3-netcdf4 python3-h5netcdf python3-pandas
   python3-matplotlib python3-pytest
 )
 

@@ -1,0 +1,159 @@
+// The `talentsim` command as a user runs it: exit codes, messages, files.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "talentsim/results_file.hpp"
+#include "test_util.hpp"
+
+namespace talentsim::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs talentsim with `args` (already shell-quoted) in directory `cwd`.
+Outcome talentsim(const std::string& args, const fs::path& cwd = fs::temp_directory_path()) {
+  const fs::path out = cwd / "stdout.txt", err = cwd / "stderr.txt";
+  const std::string cmd = "cd '" + cwd.string() + "' && '" + TALENTSIM_BINARY + "' " + args +
+                          " >'" + out.string() + "' 2>'" + err.string() + "' </dev/null";
+  const int status = std::system(cmd.c_str());
+  Outcome o;
+  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  o.out = read_text(out);
+  o.err = read_text(err);
+  fs::remove(out);
+  fs::remove(err);
+  return o;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("talentsim-cli-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    scenario_ = dir_ / "tiny.yaml";
+    std::ofstream(scenario_) << tiny_scenario();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Files in the directory other than the scenario, by name.
+  std::vector<std::string> stray_files(const fs::path& where) const {
+    std::vector<std::string> out;
+    for (const auto& e : fs::recursive_directory_iterator(where))
+      if (e.is_regular_file() && e.path() != scenario_) out.push_back(e.path().filename());
+    return out;
+  }
+
+  fs::path dir_, scenario_;
+};
+
+TEST_F(Cli, ValidateAcceptsAGoodScenario) {
+  const auto o = talentsim("validate tiny.yaml", dir_);
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_NE(o.out.find("tiny.yaml: valid: 2 labs, 2 tiers"), std::string::npos) << o.out;
+}
+
+TEST_F(Cli, ValidateRejectsABadScenarioWithLocatedMessages) {
+  std::ofstream(dir_ / "bad.yaml") << tiny_scenario("market: {follow_prob: 3, star_magnit: 1}\n");
+  const auto o = talentsim("validate bad.yaml", dir_);
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.err.find("bad.yaml:15:23: error: market.follow_prob: expected a number in [0, 1], "
+                       "found 3"),
+            std::string::npos)
+      << o.err;
+  EXPECT_NE(o.err.find("did you mean \"star_magnet\"?"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("2 problems found"), std::string::npos) << o.err;
+}
+
+TEST_F(Cli, MissingFileAndBadUsageExitWithTwo) {
+  EXPECT_EQ(talentsim("validate nope.yaml", dir_).exit_code, 2);
+  EXPECT_EQ(talentsim("run", dir_).exit_code, 2);
+  EXPECT_EQ(talentsim("frobnicate", dir_).exit_code, 2);
+  EXPECT_EQ(talentsim("run tiny.yaml --no-such-option", dir_).exit_code, 2);
+  const auto zero = talentsim("run tiny.yaml -r 0", dir_);
+  EXPECT_EQ(zero.exit_code, 2);
+  EXPECT_NE(zero.err.find("-r/--replicates"), std::string::npos) << zero.err;
+  const auto set = talentsim("validate tiny.yaml --set market.follow_prob=2", dir_);
+  EXPECT_EQ(set.exit_code, 2);
+  EXPECT_NE(set.err.find("--set market.follow_prob=2: error: market.follow_prob"),
+            std::string::npos)
+      << set.err;
+  EXPECT_EQ(talentsim("--help", dir_).exit_code, 0);
+}
+
+TEST_F(Cli, RunWritesTheDefaultResultsFileAndPrintsTheSummary) {
+  const auto o = talentsim("run tiny.yaml -r 6 --seed 3 --threads 2 --quiet", dir_);
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  const fs::path file = dir_ / "results" / "tiny.h5";
+  ASSERT_TRUE(fs::exists(file));
+  EXPECT_NE(o.out.find("tiny: 6 replicates, seed 3"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("end 5%-95%"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("results: results/tiny.h5"), std::string::npos) << o.out;
+  EXPECT_TRUE(o.err.empty()) << "no progress when not on a terminal: " << o.err;
+  const ResultsFile f = read_results(file);
+  EXPECT_EQ(f.meta.replicates, 6);
+  EXPECT_EQ(f.meta.seed, 3u);
+  EXPECT_EQ(f.replicates.size(), 6u);
+  // The same run from the library gives the same numbers.
+  const Model model(load_scenario_file(scenario_));
+  const auto r = model.run(3, 4);
+  EXPECT_EQ(f.replicates[4].headcount, r.headcount);
+  EXPECT_EQ(f.replicates[4].flows, r.flows);
+  EXPECT_EQ(stray_files(dir_ / "results"), std::vector<std::string>{"tiny.h5"});
+}
+
+TEST_F(Cli, ExistingResultsAreRefusedUnlessForced) {
+  ASSERT_EQ(talentsim("run tiny.yaml -r 2 -o out.h5", dir_).exit_code, 0);
+  const auto size = fs::file_size(dir_ / "out.h5");
+  const auto again = talentsim("run tiny.yaml -r 3 -o out.h5", dir_);
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_NE(again.err.find("already exists"), std::string::npos) << again.err;
+  EXPECT_NE(again.err.find("--force"), std::string::npos) << again.err;
+  EXPECT_EQ(fs::file_size(dir_ / "out.h5"), size);
+  ASSERT_EQ(talentsim("run tiny.yaml -r 3 -o out.h5 --force", dir_).exit_code, 0);
+  EXPECT_EQ(read_results(dir_ / "out.h5").meta.replicates, 3);
+}
+
+TEST_F(Cli, SetOverridesAreRunAndRecorded) {
+  ASSERT_EQ(talentsim("run tiny.yaml -r 2 -o set.h5 --set labs.B.prestige=2.5 --set "
+                      "'labs[0].comp.star=$3M'",
+                      dir_)
+                .exit_code,
+            0);
+  const ResultsFile f = read_results(dir_ / "set.h5");
+  EXPECT_NE(f.meta.scenario_text.find("--set labs.B.prestige=2.5"), std::string::npos);
+  const Scenario s = load_scenario_text(f.meta.scenario_text, "as-run.yaml");
+  EXPECT_DOUBLE_EQ(s.labs[1].prestige, 2.5);
+  EXPECT_DOUBLE_EQ(s.labs[0].comp[1], 3e6);
+  EXPECT_NE(f.meta.command_line.find("--set"), std::string::npos);
+}
+
+TEST_F(Cli, UnwritableDestinationFailsCleanly) {
+  std::ofstream(dir_ / "plainfile") << "x";
+  const auto o = talentsim("run tiny.yaml -r 2 -o plainfile/sub/out.h5", dir_);
+  EXPECT_EQ(o.exit_code, 1) << o.err;
+  EXPECT_NE(o.err.find("plainfile/sub/out.h5"), std::string::npos) << o.err;
+  EXPECT_EQ(stray_files(dir_), std::vector<std::string>{"plainfile"});
+}
+
+TEST_F(Cli, ShippedScenariosAreValid) {
+  for (const char* name : {"baseline_2026.yaml", "brief_2026.yaml", "reported_2026.yaml"}) {
+    const auto o = talentsim(std::string("validate '") + TALENTSIM_SCENARIOS + "/" + name + "'");
+    EXPECT_EQ(o.exit_code, 0) << name << "\n" << o.err;
+  }
+}
+
+}  // namespace
+}  // namespace talentsim::test
