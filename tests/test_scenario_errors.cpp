@@ -244,6 +244,26 @@ TEST(ScenarioErrors, EmptyFileAndNonMapping) {
   EXPECT_NE(list.message.find("found a list"), std::string::npos);
 }
 
+TEST(ScenarioErrors, EmptyListsSaySo) {
+  std::string text = tiny_scenario();
+  text.replace(text.find("labs:"), text.size(), "labs: []\n");
+  const auto d = only_problem(text);
+  EXPECT_EQ(d.path, "labs");
+  EXPECT_NE(d.message.find("found an empty list"), std::string::npos) << d.format();
+}
+
+TEST(ScenarioErrors, LongOrBinaryLinesAreShownAroundTheColumn) {
+  Diagnostic d{.file = "f.yaml", .line = 1, .column = 500, .message = "bad"};
+  d.excerpt = std::string(499, 'a') + "X" + std::string(499, 'b') + '\x01';
+  const std::string out = d.format();
+  const auto excerpt_line =
+      out.substr(out.find(" 1 | ") + 5, out.find('\n', out.find(" 1 | ")) - out.find(" 1 | ") - 5);
+  EXPECT_LE(excerpt_line.size(), 110u);
+  const auto caret_line = out.substr(out.rfind('\n') + 1);
+  // The caret sits under the X.
+  EXPECT_EQ(excerpt_line[caret_line.find('^') - 5], 'X') << out;
+}
+
 TEST(ScenarioErrors, QuotedNumbersAreNotNumbers) {
   const auto d = only_problem(tiny_scenario("market: {star_magnet: \"1.5\"}\n"));
   EXPECT_EQ(d.hint, "write the number without quotes");

@@ -72,9 +72,9 @@ std::string describe(const YAML::Node& n) {
     case YAML::NodeType::Null:
       return "nothing (an empty value)";
     case YAML::NodeType::Sequence:
-      return "a list";
+      return n.size() ? "a list" : "an empty list";
     case YAML::NodeType::Map:
-      return "a mapping";
+      return n.size() ? "a mapping" : "an empty mapping";
     case YAML::NodeType::Scalar:
       return fmt::format("\"{}\"", n.Scalar());
     default:
