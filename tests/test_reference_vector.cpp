@@ -127,5 +127,17 @@ TEST_F(ReferenceVector, FlowsBetweenLabs) {
   }
 }
 
+TEST_F(ReferenceVector, QuestionValuesAndProbabilities) {
+  for (std::size_t q = 0; q < scenario_->questions.size(); ++q) {
+    const Question& question = scenario_->questions[q];
+    check("question_value " + question.id, (*expected_)["question_value"][question.id],
+          [&](const ReplicateResult& r) { return r.question_value[q]; });
+    check("question_probability " + question.id, (*expected_)["question_probability"][question.id],
+          [&](const ReplicateResult& r) {
+            return question_outcome(question, r.question_value[q]) ? 1.0 : 0.0;
+          });
+  }
+}
+
 }  // namespace
 }  // namespace talentsim::test

@@ -56,6 +56,7 @@ class Model {
   const std::vector<int>& events_at(int t) const { return events_at_step_[t]; }
 
   Population draw_population(std::uint64_t seed, std::int64_t replicate) const;
+  // One replicate, forecast questions answered (result.question_value).
   ReplicateResult run(std::uint64_t seed, std::int64_t replicate,
                       MoveObserver* observer = nullptr) const;
 
@@ -65,6 +66,9 @@ class Model {
   int named_offset_ = 0;
   std::vector<std::vector<int>> events_at_step_;
 };
+
+// Whether a question's value is within its bounds (at_least <= v <= at_most).
+bool question_outcome(const Question& q, double value);
 
 // Stable identity of the synthetic researcher `ordinal` of (lab, tier), and of
 // a named researcher: the same person in a baseline and a what-if.

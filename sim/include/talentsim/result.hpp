@@ -11,6 +11,7 @@ struct ResultShape {
   int labs = 0;   // L
   int tiers = 0;  // K
   int named = 0;  // N
+  int questions = 0;  // Q
 };
 
 struct ReplicateResult {
@@ -22,6 +23,7 @@ struct ReplicateResult {
   std::vector<double> star_power;        // [T][L]: S_l at the end of t
   std::vector<std::int32_t> named_lab;   // [T][N]: lab index, -1 when nowhere
   std::vector<std::int32_t> flows;       // [L][L][K]: from_lab, to_lab, tier; whole run
+  std::vector<double> question_value;    // [Q]: each forecast question's value
 
   ReplicateResult() = default;
   explicit ReplicateResult(ResultShape s)
@@ -31,7 +33,8 @@ struct ReplicateResult {
         departures(headcount.size()),
         star_power(size_t(s.steps) * s.labs),
         named_lab(size_t(s.steps) * s.named),
-        flows(size_t(s.labs) * s.labs * s.tiers) {}
+        flows(size_t(s.labs) * s.labs * s.tiers),
+        question_value(size_t(s.questions)) {}
 
   size_t tlk(int t, int l, int k) const { return (size_t(t) * shape.labs + l) * shape.tiers + k; }
   size_t tl(int t, int l) const { return size_t(t) * shape.labs + l; }

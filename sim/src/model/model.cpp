@@ -43,7 +43,8 @@ Model::Model(Scenario scenario) : scenario_(std::move(scenario)) {
 }
 
 ResultShape Model::shape() const {
-  return {scenario_.steps, scenario_.lab_count(), scenario_.tier_count(), scenario_.named_count()};
+  return {scenario_.steps, scenario_.lab_count(), scenario_.tier_count(), scenario_.named_count(),
+          static_cast<int>(scenario_.questions.size())};
 }
 
 Population Model::draw_population(std::uint64_t seed, std::int64_t replicate) const {
@@ -550,9 +551,84 @@ class Replicate {
 
 }  // namespace
 
+namespace {
+
+// Counts the moves that count-type questions ask about, as they happen, and
+// passes every move on to the caller's observer.
+class QuestionTracker : public MoveObserver {
+ public:
+  QuestionTracker(const Scenario& s, MoveObserver* next)
+      : s_(s), next_(next), hires_(s.questions.size(), 0), departures_(s.questions.size(), 0) {}
+
+  void on_move(int step, int researcher, int from, int to, int tier) override {
+    for (std::size_t q = 0; q < s_.questions.size(); ++q) {
+      const Question& qu = s_.questions[q];
+      if (step < qu.step_from || step > qu.step_to) continue;
+      if (!qu.tiers.empty() && std::find(qu.tiers.begin(), qu.tiers.end(), tier) == qu.tiers.end())
+        continue;
+      if (to == qu.lab &&
+          (qu.from.empty() || std::find(qu.from.begin(), qu.from.end(), from) != qu.from.end()))
+        ++hires_[q];
+      if (from == qu.lab) ++departures_[q];
+    }
+    if (next_) next_->on_move(step, researcher, from, to, tier);
+  }
+
+  // Every question's value, from the counts and the recorded state.
+  void answer(ReplicateResult& r) const {
+    for (std::size_t q = 0; q < s_.questions.size(); ++q) {
+      const Question& qu = s_.questions[q];
+      const int t = qu.step_to;
+      double value = 0;
+      switch (qu.metric) {
+        case Metric::Hires:
+          value = static_cast<double>(hires_[q]);
+          break;
+        case Metric::Departures:
+          value = static_cast<double>(departures_[q]);
+          break;
+        case Metric::NetFlow:
+          value = static_cast<double>(hires_[q] - departures_[q]);
+          break;
+        case Metric::Headcount:
+          for (int k = 0; k < r.shape.tiers; ++k)
+            if (qu.tiers.empty() ||
+                std::find(qu.tiers.begin(), qu.tiers.end(), k) != qu.tiers.end())
+              value += r.headcount[r.tlk(t, qu.lab, k)];
+          break;
+        case Metric::Share: {
+          double total = 0;
+          for (int l = 0; l < r.shape.labs; ++l) total += r.star_power[r.tl(t, l)];
+          value = total > 0 ? r.star_power[r.tl(t, qu.lab)] / total : 0.0;
+          break;
+        }
+        case Metric::NamedAt:
+          value = r.named_lab[r.tn(t, qu.researcher)] == qu.lab ? 1.0 : 0.0;
+          break;
+      }
+      r.question_value[q] = value;
+    }
+  }
+
+ private:
+  const Scenario& s_;
+  MoveObserver* next_;
+  std::vector<std::int64_t> hires_, departures_;
+};
+
+}  // namespace
+
+bool question_outcome(const Question& q, double value) {
+  return (!q.at_least || value >= *q.at_least) && (!q.at_most || value <= *q.at_most);
+}
+
 ReplicateResult Model::run(std::uint64_t seed, std::int64_t replicate,
                            MoveObserver* observer) const {
-  return Replicate(*this, seed, replicate, observer).run();
+  if (scenario_.questions.empty()) return Replicate(*this, seed, replicate, observer).run();
+  QuestionTracker tracker(scenario_, observer);
+  ReplicateResult r = Replicate(*this, seed, replicate, &tracker).run();
+  tracker.answer(r);
+  return r;
 }
 
 }  // namespace talentsim
