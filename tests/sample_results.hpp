@@ -7,7 +7,10 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdint>
+#include <iterator>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -58,8 +61,11 @@ std::string json_list(const std::vector<T>& values) {
     if (i > 0) out += ", ";
     if constexpr (std::is_same_v<T, std::string>) {
       out += json_string(values[i]);
+    } else if constexpr (std::is_floating_point_v<T>) {
+      // JSON has no NaN: null stands for it. Shortest text that reads back exactly.
+      out += std::isnan(values[i]) ? std::string("null") : fmt::format("{}", values[i]);
     } else {
-      out += fmt::format("{}", values[i]);  // shortest text that reads back exactly
+      out += fmt::format("{}", values[i]);
     }
   }
   return out + "]";
@@ -80,20 +86,39 @@ inline std::vector<std::string> sample_dates(const std::string& start, int step_
   return out;
 }
 
-// R = 3, T = 5, L = 3, K = 2 and `named` named researchers. With none, the
-// command line is empty too, to check an empty text attribute.
-inline SampleRun make_sample_run(int named) {
+// Forecast questions for a sample run: bounds of each kind, NaN (no bound)
+// included.
+inline std::vector<QuestionInfo> sample_questions(int count, const std::vector<std::string>& labs) {
+  const double none = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<QuestionInfo> all = {
+      {"hires_gamma", "Will Γ Research hire at least 3 people?", "hires", labs.back(), 3, none},
+      {"share_alpha", "Alpha's share of star power between 0.2 and 0.5 — \"really\"?", "share",
+       labs.front(), 0.2, 0.5},
+      {"net_beta", "Net flow of Beta at most -1", "net_flow", labs[1 % labs.size()], none, -1},
+  };
+  std::vector<QuestionInfo> out;
+  for (int q = 0; q < count; ++q) out.push_back(all[size_t(q) % all.size()]);
+  return out;
+}
+
+// R = 3, T = `steps`, L = `labs` (3 or more), K = 2, `named` named
+// researchers and `questions` forecast questions. With no named researcher,
+// the command line is empty too, to check an empty text attribute.
+inline SampleRun make_sample_run(int named, int questions = 0, int labs = 3, int steps = 5) {
   SampleRun run;
-  run.shape = ResultShape{.steps = 5, .labs = 3, .tiers = 2, .named = named};
+  run.shape =
+      ResultShape{.steps = steps, .labs = labs, .tiers = 2, .named = named, .questions = questions};
   const ResultShape& s = run.shape;
   RunMetadata& meta = run.meta;
   meta.scenario_name = "sample ✓";
   meta.start_date = "2024-12-30";  // the axis crosses a year end
   meta.step_days = 7;
   meta.lab_names = {"Alpha Labs", "Beta Institut für KI", "Γ Research"};
+  for (int l = 3; l < labs; ++l) meta.lab_names.push_back(fmt::format("Δ Lab {}", l));
   meta.tier_names = {"junior", "senior"};
   const std::vector<std::string> people = {"Ada Lovelace", "Émile Borel", "Grace Hopper"};
   for (int n = 0; n < named; ++n) meta.named_names.push_back(people[size_t(n) % people.size()]);
+  meta.questions = sample_questions(questions, meta.lab_names);
   meta.replicates = 3;
   meta.seed = 9223372036854775808ULL + 12345;  // above INT64_MAX
   meta.scenario_text =
@@ -125,6 +150,7 @@ inline SampleRun make_sample_run(int named) {
         }
       }
     }
+    for (int q = 0; q < s.questions; ++q) out.question_value[size_t(q)] = (r + 1) * 1.5 + q / 3.0;
     run.replicates.push_back(std::move(out));
   }
   return run;
@@ -139,67 +165,138 @@ std::vector<T> gather(const SampleRun& run, std::vector<T> ReplicateResult::*mem
   return out;
 }
 
-// What check_results_xarray.py expects to find in the file written from `run`.
-inline std::string expected_json(const SampleRun& run) {
+// The questions' auxiliary coordinates, as check_results_xarray.py expects them.
+inline std::string question_json(const RunMetadata& meta) {
+  std::vector<std::string> text, metric, lab;
+  std::vector<double> at_least, at_most;
+  for (const QuestionInfo& q : meta.questions) {
+    text.push_back(q.text);
+    metric.push_back(q.metric);
+    lab.push_back(q.lab);
+    at_least.push_back(q.at_least);
+    at_most.push_back(q.at_most);
+  }
+  return fmt::format(R"({{"question_text": {}, "question_metric": {}, "question_lab": {}, )"
+                     R"("question_at_least": {}, "question_at_most": {}}})",
+                     json_list(text), json_list(metric), json_list(lab), json_list(at_least),
+                     json_list(at_most));
+}
+
+// What check_results_xarray.py expects to find in a run written from `run`,
+// at the root of a run file or in a group of a comparison file. The
+// summaries are described, not given: the script computes them with numpy
+// from the data variables it has checked.
+inline std::string run_json(const SampleRun& run, const std::string& indent = "") {
   const RunMetadata& meta = run.meta;
   const ResultShape& s = run.shape;
   std::vector<std::int64_t> replicate_ids;
   for (std::int64_t r = 0; r < meta.replicates; ++r) replicate_ids.push_back(r);
+  std::vector<std::string> question_ids;
+  for (const QuestionInfo& q : meta.questions) question_ids.push_back(q.id);
+  const std::vector<double> quantiles(std::begin(kSummaryQuantiles), std::end(kSummaryQuantiles));
   const std::string tlk = R"(["replicate", "time", "lab", "tier"])";
   auto variable = [](const std::string& dims, const char* dtype, const std::string& values,
                      const char* units = nullptr) {
     return fmt::format(R"({{"dims": {}, "dtype": "{}", {}"values": {}}})", dims, dtype,
                        units ? fmt::format(R"("units": "{}", )", units) : "", values);
   };
+  const std::string& i = indent;
 
   std::string j = "{\n";
-  j +=
-      fmt::format(R"(  "dims": {{"replicate": {}, "time": {}, "lab": {}, "tier": {}, "named": {}, )"
-                  R"("from_lab": {}, "to_lab": {}}},)"
-                  "\n",
-                  meta.replicates, s.steps, s.labs, s.tiers, s.named, s.labs, s.labs);
-  j += "  \"coords\": {\n";
-  j += fmt::format("    \"replicate\": {},\n", json_list(replicate_ids));
-  j += fmt::format("    \"time\": {},\n",
-                   json_list(sample_dates(meta.start_date, meta.step_days, s.steps)));
-  j += fmt::format("    \"lab\": {},\n", json_list(meta.lab_names));
-  j += fmt::format("    \"from_lab\": {},\n", json_list(meta.lab_names));
-  j += fmt::format("    \"to_lab\": {},\n", json_list(meta.lab_names));
-  j += fmt::format("    \"tier\": {},\n", json_list(meta.tier_names));
-  j += fmt::format("    \"named\": {}\n  }},\n", json_list(meta.named_names));
-  j += "  \"variables\": {\n";
   j += fmt::format(
-      "    \"headcount\": {},\n",
+      R"({}  "dims": {{"replicate": {}, "time": {}, "lab": {}, "tier": {}, "named": {}, )"
+      R"("from_lab": {}, "to_lab": {}, "question": {}, "quantile": {}}},)"
+      "\n",
+      i, meta.replicates, s.steps, s.labs, s.tiers, s.named, s.labs, s.labs, s.questions,
+      kSummaryQuantileCount);
+  j += i + "  \"coords\": {\n";
+  j += fmt::format("{}    \"replicate\": {},\n", i, json_list(replicate_ids));
+  j += fmt::format("{}    \"time\": {},\n", i,
+                   json_list(sample_dates(meta.start_date, meta.step_days, s.steps)));
+  j += fmt::format("{}    \"lab\": {},\n", i, json_list(meta.lab_names));
+  j += fmt::format("{}    \"from_lab\": {},\n", i, json_list(meta.lab_names));
+  j += fmt::format("{}    \"to_lab\": {},\n", i, json_list(meta.lab_names));
+  j += fmt::format("{}    \"tier\": {},\n", i, json_list(meta.tier_names));
+  j += fmt::format("{}    \"named\": {},\n", i, json_list(meta.named_names));
+  j += fmt::format("{}    \"question\": {},\n", i, json_list(question_ids));
+  j += fmt::format("{}    \"quantile\": {}\n{}  }},\n", i, json_list(quantiles), i);
+  j += fmt::format("{}  \"question_coords\": {},\n", i, question_json(meta));
+  j += i + "  \"variables\": {\n";
+  j += fmt::format(
+      "{}    \"headcount\": {},\n", i,
       variable(tlk, "int32", json_list(gather(run, &ReplicateResult::headcount)), "researchers"));
   j += fmt::format(
-      "    \"hires\": {},\n",
+      "{}    \"hires\": {},\n", i,
       variable(tlk, "int32", json_list(gather(run, &ReplicateResult::hires)), "researchers"));
   j += fmt::format(
-      "    \"departures\": {},\n",
+      "{}    \"departures\": {},\n", i,
       variable(tlk, "int32", json_list(gather(run, &ReplicateResult::departures)), "researchers"));
-  j += fmt::format("    \"star_power\": {},\n",
+  j += fmt::format("{}    \"star_power\": {},\n", i,
                    variable(R"(["replicate", "time", "lab"])", "float64",
                             json_list(gather(run, &ReplicateResult::star_power)), "reputation"));
-  j += fmt::format("    \"named_lab\": {},\n",
+  j += fmt::format("{}    \"named_lab\": {},\n", i,
                    variable(R"(["replicate", "time", "named"])", "int32",
                             json_list(gather(run, &ReplicateResult::named_lab))));
-  j += fmt::format("    \"flows\": {}\n  }},\n",
+  j += fmt::format("{}    \"flows\": {},\n", i,
                    variable(R"(["replicate", "from_lab", "to_lab", "tier"])", "int32",
                             json_list(gather(run, &ReplicateResult::flows)), "researchers"));
+  j += fmt::format("{}    \"question_value\": {}\n{}  }},\n", i,
+                   variable(R"(["replicate", "question"])", "float64",
+                            json_list(gather(run, &ReplicateResult::question_value))),
+                   i);
+  j += i + "  \"summaries\": {\n";
+  j += i + R"(    "headcount_quantiles": {"dims": ["quantile", "time", "lab", "tier"], )"
+           R"("of": "headcount", "units": "researchers"},)"
+           "\n";
+  j += i + R"(    "total_headcount_quantiles": {"dims": ["quantile", "time", "lab"], )"
+           R"("of": "total_headcount", "units": "researchers"},)"
+           "\n";
+  j += i + R"(    "share_quantiles": {"dims": ["quantile", "time", "lab"], "of": "share", )"
+           R"("units": "1"})"
+           "\n";
+  j += i + "  },\n";
+  j += i + "  \"attrs\": {\n";
+  j += i + "    \"title\": \"talentsim results\",\n";
+  j += i + "    \"file_type\": \"talentsim-run\",\n";
+  j += i + "    \"Conventions\": \"CF-1.8\",\n";
+  j += fmt::format("{}    \"file_format_version\": {},\n", i, kFileFormatVersion);
+  j += fmt::format("{}    \"software_version\": {},\n", i, json_string(kSoftwareVersion));
+  j += fmt::format("{}    \"git_commit\": {},\n", i, json_string(kGitCommit));
+  j += fmt::format("{}    \"scenario_name\": {},\n", i, json_string(meta.scenario_name));
+  j += fmt::format("{}    \"scenario\": {},\n", i, json_string(meta.scenario_text));
+  j += fmt::format("{}    \"seed\": {},\n", i, meta.seed);
+  j += fmt::format("{}    \"replicates\": {},\n", i, meta.replicates);
+  j += fmt::format("{}    \"step_days\": {},\n", i, meta.step_days);
+  j += fmt::format("{}    \"start_date\": {},\n", i, json_string(meta.start_date));
+  j += fmt::format("{}    \"command_line\": {}\n{}  }}\n{}}}", i, json_string(meta.command_line), i,
+                   i);
+  return j;
+}
+
+// What check_results_xarray.py expects to find in the run file written from `run`.
+inline std::string expected_json(const SampleRun& run) { return run_json(run) + "\n"; }
+
+// What check_results_xarray.py expects to find in the comparison file
+// written from `baseline` and `whatif` with `command_line`.
+inline std::string expected_compare_json(const SampleRun& baseline, const SampleRun& whatif,
+                                         const std::string& command_line) {
+  std::string j = "{\n";
   j += "  \"attrs\": {\n";
-  j += "    \"title\": \"talentsim results\",\n";
-  j += "    \"file_type\": \"talentsim-run\",\n";
+  j += "    \"title\": \"talentsim comparison\",\n";
+  j += "    \"file_type\": \"talentsim-compare\",\n";
   j += "    \"Conventions\": \"CF-1.8\",\n";
   j += fmt::format("    \"file_format_version\": {},\n", kFileFormatVersion);
   j += fmt::format("    \"software_version\": {},\n", json_string(kSoftwareVersion));
   j += fmt::format("    \"git_commit\": {},\n", json_string(kGitCommit));
-  j += fmt::format("    \"scenario_name\": {},\n", json_string(meta.scenario_name));
-  j += fmt::format("    \"scenario\": {},\n", json_string(meta.scenario_text));
-  j += fmt::format("    \"seed\": {},\n", meta.seed);
-  j += fmt::format("    \"replicates\": {},\n", meta.replicates);
-  j += fmt::format("    \"step_days\": {},\n", meta.step_days);
-  j += fmt::format("    \"start_date\": {},\n", json_string(meta.start_date));
-  j += fmt::format("    \"command_line\": {}\n  }}\n}}\n", json_string(meta.command_line));
+  j += fmt::format("    \"seed\": {},\n", baseline.meta.seed);
+  j += fmt::format("    \"replicates\": {},\n", baseline.meta.replicates);
+  j += fmt::format("    \"baseline_name\": {},\n", json_string(baseline.meta.scenario_name));
+  j += fmt::format("    \"whatif_name\": {},\n", json_string(whatif.meta.scenario_name));
+  j += fmt::format("    \"command_line\": {}\n  }},\n", json_string(command_line));
+  j += "  \"groups\": {\n";
+  j += fmt::format("    \"{}\": {},\n", kBaselineGroup, run_json(baseline, "    "));
+  j += fmt::format("    \"{}\": {}\n", kWhatifGroup, run_json(whatif, "    "));
+  j += "  }\n}\n";
   return j;
 }
 

@@ -1,12 +1,16 @@
 // Tests of the results file: round trips through ResultsWriter and
-// read_results, the temporary-file discipline, and the errors both report.
-// The HDF5 C API is used directly only to forge damaged or foreign files.
+// read_results/RunReader (run and comparison files), the distribution
+// summaries against a brute-force computation, the temporary-file
+// discipline, and the errors both report. The HDF5 C API is used directly
+// only to forge damaged or foreign files and to read root attributes.
 #include <gtest/gtest.h>
 #include <hdf5.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -18,8 +22,11 @@
 #include <ostream>
 #include <regex>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
+#include "../sim/src/io/summaries.hpp"  // the block-size knob, to exercise several blocks
 #include "sample_results.hpp"
 #include "talentsim/errors.hpp"
 #include "talentsim/results_file.hpp"
@@ -28,19 +35,26 @@
 namespace talentsim {
 // How gtest (and so ctest's test names) shows a RoundTrip parameter.
 void PrintTo(const ResultShape& s, std::ostream* out) {
-  *out << "T=" << s.steps << " L=" << s.labs << " K=" << s.tiers << " N=" << s.named;
+  *out << "T=" << s.steps << " L=" << s.labs << " K=" << s.tiers << " N=" << s.named
+       << " Q=" << s.questions;
 }
 }  // namespace talentsim
 
 namespace fs = std::filesystem;
+using talentsim::DistributionSummaries;
 using talentsim::InputError;
 using talentsim::InternalError;
+using talentsim::kSummaryQuantileCount;
+using talentsim::kSummaryQuantiles;
+using talentsim::QuestionInfo;
 using talentsim::read_results;
 using talentsim::ReplicateResult;
+using talentsim::results_file_type;
 using talentsim::ResultShape;
 using talentsim::ResultsWriter;
 using talentsim::RunError;
 using talentsim::RunMetadata;
+using talentsim::RunReader;
 
 namespace {
 
@@ -55,6 +69,13 @@ RunMetadata sample_meta(const ResultShape& s, std::int64_t replicates) {
   for (int i = 0; i < s.labs; ++i) m.lab_names.push_back(labs[size_t(i) % labs.size()]);
   for (int i = 0; i < s.tiers; ++i) m.tier_names.push_back(tiers[size_t(i) % tiers.size()]);
   for (int i = 0; i < s.named; ++i) m.named_names.push_back(people[size_t(i) % people.size()]);
+  const double none = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<QuestionInfo> questions = {
+      {"q_hires", "Will OpenAI hire ≥ 5 stars?", "hires", "OpenAI", 5, none},
+      {"q_share", "", "share", "Ünïcode Labs ✓", none, 0.25},
+      {"q_named", "Is Émilie at OpenAI?", "named_at", "OpenAI", none, none},
+  };
+  for (int i = 0; i < s.questions; ++i) m.questions.push_back(questions[size_t(i) % 3]);
   m.replicates = replicates;
   m.seed = std::numeric_limits<std::uint64_t>::max() - 41;  // needs all 64 bits
   m.scenario_text =
@@ -92,6 +113,9 @@ ReplicateResult sample_replicate(std::int64_t r, const ResultShape& s) {
         out.flows[out.flk(f, to, k)] = std::int32_t(r * 100 + f * 10 + to + k);
     }
   }
+  for (int q = 0; q < s.questions; ++q) {
+    out.question_value[size_t(q)] = q == 1 ? specials[size_t(r) % 5] : double(r) / 3.0 - q;
+  }
   return out;
 }
 
@@ -107,6 +131,7 @@ void expect_same_replicate(const ReplicateResult& got, const ReplicateResult& wa
   EXPECT_EQ(got.shape.labs, want.shape.labs);
   EXPECT_EQ(got.shape.tiers, want.shape.tiers);
   EXPECT_EQ(got.shape.named, want.shape.named);
+  EXPECT_EQ(got.shape.questions, want.shape.questions);
   EXPECT_TRUE(bit_identical(got.headcount, want.headcount))
       << "headcount, replicate " << want.replicate;
   EXPECT_TRUE(bit_identical(got.hires, want.hires)) << "hires, replicate " << want.replicate;
@@ -117,6 +142,113 @@ void expect_same_replicate(const ReplicateResult& got, const ReplicateResult& wa
   EXPECT_TRUE(bit_identical(got.named_lab, want.named_lab))
       << "named_lab, replicate " << want.replicate;
   EXPECT_TRUE(bit_identical(got.flows, want.flows)) << "flows, replicate " << want.replicate;
+  EXPECT_TRUE(bit_identical(got.question_value, want.question_value))
+      << "question_value, replicate " << want.replicate;
+}
+
+bool same_double(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+
+void expect_same_questions(const std::vector<QuestionInfo>& got,
+                           const std::vector<QuestionInfo>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t q = 0; q < want.size(); ++q) {
+    EXPECT_EQ(got[q].id, want[q].id);
+    EXPECT_EQ(got[q].text, want[q].text);
+    EXPECT_EQ(got[q].metric, want[q].metric);
+    EXPECT_EQ(got[q].lab, want[q].lab);
+    EXPECT_TRUE(same_double(got[q].at_least, want[q].at_least))
+        << q << ": " << got[q].at_least << " vs " << want[q].at_least;
+    EXPECT_TRUE(same_double(got[q].at_most, want[q].at_most))
+        << q << ": " << got[q].at_most << " vs " << want[q].at_most;
+  }
+}
+
+void expect_same_meta(const RunMetadata& got, const RunMetadata& want) {
+  EXPECT_EQ(got.scenario_name, want.scenario_name);
+  EXPECT_EQ(got.start_date, want.start_date);
+  EXPECT_EQ(got.step_days, want.step_days);
+  EXPECT_EQ(got.lab_names, want.lab_names);
+  EXPECT_EQ(got.tier_names, want.tier_names);
+  EXPECT_EQ(got.named_names, want.named_names);
+  expect_same_questions(got.questions, want.questions);
+  EXPECT_EQ(got.replicates, want.replicates);
+  EXPECT_EQ(got.seed, want.seed);
+  EXPECT_EQ(got.scenario_text, want.scenario_text);
+  EXPECT_EQ(got.command_line, want.command_line);
+}
+
+// Percentiles by brute force: all values of one cell, sorted; NaN if any is
+// NaN (as numpy.quantile); type 7 interpolation.
+std::vector<double> brute_percentiles(std::vector<double> values) {
+  std::vector<double> out(kSummaryQuantileCount, std::numeric_limits<double>::quiet_NaN());
+  if (values.empty()) return out;
+  for (const double v : values) {
+    if (std::isnan(v)) return out;
+  }
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  for (int i = 0; i < kSummaryQuantileCount; ++i) {
+    const double h = double(n - 1) * kSummaryQuantiles[i];
+    const size_t lo = size_t(std::floor(h));
+    out[size_t(i)] =
+        lo + 1 < n ? values[lo] + (h - double(lo)) * (values[lo + 1] - values[lo]) : values[lo];
+  }
+  return out;
+}
+
+// The summaries of `all` computed cell by cell from whole replicates.
+DistributionSummaries brute_summaries(const std::vector<ReplicateResult>& all,
+                                      const ResultShape& s) {
+  constexpr int Q = kSummaryQuantileCount;
+  DistributionSummaries out;
+  out.headcount.resize(size_t(Q) * s.steps * s.labs * s.tiers);
+  out.total_headcount.resize(size_t(Q) * s.steps * s.labs);
+  out.share.resize(out.total_headcount.size());
+  for (int t = 0; t < s.steps; ++t) {
+    for (int l = 0; l < s.labs; ++l) {
+      for (int k = 0; k < s.tiers; ++k) {
+        std::vector<double> values;
+        for (const auto& r : all) values.push_back(r.headcount[r.tlk(t, l, k)]);
+        const auto p = brute_percentiles(values);
+        for (int q = 0; q < Q; ++q) {
+          out.headcount[((size_t(q) * s.steps + t) * s.labs + l) * s.tiers + k] = p[size_t(q)];
+        }
+      }
+      std::vector<double> totals, shares;
+      for (const auto& r : all) {
+        std::int64_t total = 0;
+        for (int k = 0; k < s.tiers; ++k) total += r.headcount[r.tlk(t, l, k)];
+        totals.push_back(double(total));
+        double sum = 0;
+        for (int m = 0; m < s.labs; ++m) sum += r.star_power[r.tl(t, m)];
+        shares.push_back(sum == 0 ? 0.0 : r.star_power[r.tl(t, l)] / sum);
+      }
+      const auto pt = brute_percentiles(totals);
+      const auto ps = brute_percentiles(shares);
+      for (int q = 0; q < Q; ++q) {
+        out.total_headcount[(size_t(q) * s.steps + t) * s.labs + l] = pt[size_t(q)];
+        out.share[(size_t(q) * s.steps + t) * s.labs + l] = ps[size_t(q)];
+      }
+    }
+  }
+  return out;
+}
+
+void expect_same_values(const std::vector<double>& got, const std::vector<double>& want,
+                        const char* what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  int reported = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (!same_double(got[i], want[i]) && reported++ < 5) {
+      ADD_FAILURE() << what << "[" << i << "] is " << got[i] << ", expected " << want[i];
+    }
+  }
+}
+
+void expect_same_summaries(const DistributionSummaries& got, const DistributionSummaries& want) {
+  expect_same_values(got.headcount, want.headcount, "headcount");
+  expect_same_values(got.total_headcount, want.total_headcount, "total_headcount");
+  expect_same_values(got.share, want.share, "share");
 }
 
 std::string slurp(const fs::path& p) {
@@ -223,31 +355,246 @@ TEST_P(RoundTrip, ArraysAndMetadataComeBackExactly) {
   EXPECT_EQ(file.shape.labs, shape.labs);
   EXPECT_EQ(file.shape.tiers, shape.tiers);
   EXPECT_EQ(file.shape.named, shape.named);
-  EXPECT_EQ(file.meta.scenario_name, meta.scenario_name);
-  EXPECT_EQ(file.meta.start_date, meta.start_date);
-  EXPECT_EQ(file.meta.step_days, meta.step_days);
-  EXPECT_EQ(file.meta.lab_names, meta.lab_names);
-  EXPECT_EQ(file.meta.tier_names, meta.tier_names);
-  EXPECT_EQ(file.meta.named_names, meta.named_names);
-  EXPECT_EQ(file.meta.replicates, meta.replicates);
-  EXPECT_EQ(file.meta.seed, meta.seed);
-  EXPECT_EQ(file.meta.scenario_text, meta.scenario_text);
-  EXPECT_EQ(file.meta.command_line, meta.command_line);
+  EXPECT_EQ(file.shape.questions, shape.questions);
+  expect_same_meta(file.meta, meta);
   ASSERT_EQ(file.replicates.size(), written.size());
   for (size_t r = 0; r < written.size(); ++r) expect_same_replicate(file.replicates[r], written[r]);
+
+  // The same, one replicate at a time, and the summaries.
+  const RunReader reader(dest);
+  expect_same_meta(reader.meta(), meta);
+  EXPECT_EQ(reader.attributes(), file.attributes);
+  for (const std::int64_t r : {1, 0, 2}) expect_same_replicate(reader.read(r), written[size_t(r)]);
+  EXPECT_THROW(reader.read(3), InternalError);
+  EXPECT_THROW(reader.read(-1), InternalError);
+  expect_same_summaries(reader.summaries(), brute_summaries(written, shape));
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, RoundTrip,
-    ::testing::Values(ResultShape{.steps = 4, .labs = 3, .tiers = 2, .named = 2},
-                      ResultShape{.steps = 4, .labs = 3, .tiers = 2, .named = 0},
-                      ResultShape{.steps = 1, .labs = 1, .tiers = 1, .named = 1},
-                      ResultShape{.steps = 0, .labs = 2, .tiers = 1, .named = 0}),
+    ::testing::Values(ResultShape{.steps = 4, .labs = 3, .tiers = 2, .named = 2, .questions = 2},
+                      ResultShape{.steps = 4, .labs = 3, .tiers = 2, .named = 0, .questions = 0},
+                      ResultShape{.steps = 1, .labs = 1, .tiers = 1, .named = 1, .questions = 3},
+                      ResultShape{.steps = 0, .labs = 2, .tiers = 1, .named = 0, .questions = 1},
+                      ResultShape{.steps = 3, .labs = 0, .tiers = 2, .named = 1, .questions = 0}),
     [](const auto& info) {
       const ResultShape& s = info.param;
       return "T" + std::to_string(s.steps) + "L" + std::to_string(s.labs) + "K" +
-             std::to_string(s.tiers) + "N" + std::to_string(s.named);
+             std::to_string(s.tiers) + "N" + std::to_string(s.named) + "Q" +
+             std::to_string(s.questions);
     });
+
+// --- distribution summaries ----------------------------------------------
+
+class Summaries : public ResultsFileTest {
+ protected:
+  void TearDown() override {
+    talentsim::summaries::block_bytes = talentsim::summaries::kDefaultBlockBytes;
+    ResultsFileTest::TearDown();
+  }
+
+  // Replicates with ties, a step whose star power sums to 0 (share 0), NaN
+  // and infinities (from sample_replicate) and negative values.
+  static std::vector<ReplicateResult> replicates(const ResultShape& s, std::int64_t count) {
+    std::vector<ReplicateResult> all;
+    for (std::int64_t r = 0; r < count; ++r) {
+      ReplicateResult x = sample_replicate(r, s);
+      for (int t = 0; t < s.steps; ++t) {
+        for (int l = 0; l < s.labs; ++l) {
+          for (int k = 0; k < s.tiers; ++k) {
+            x.headcount[x.tlk(t, l, k)] = std::int32_t((r * 7 + t * 3 + l + k) % 5 + 100 * t);
+          }
+          if (t == 4) x.star_power[x.tl(t, l)] = 0.0;
+        }
+      }
+      all.push_back(std::move(x));
+    }
+    return all;
+  }
+
+  DistributionSummaries write_and_summarize(const ResultShape& s,
+                                            const std::vector<ReplicateResult>& all) {
+    const fs::path dest = dir_ / "summaries.h5";
+    fs::remove(dest);
+    ResultsWriter writer(dest, sample_meta(s, std::int64_t(all.size())), s, false);
+    for (auto it = all.rbegin(); it != all.rend(); ++it) writer.write(*it);
+    writer.commit();
+    return RunReader(dest).summaries();
+  }
+};
+
+TEST_F(Summaries, MatchABruteForceComputation) {
+  const ResultShape s{.steps = 6, .labs = 3, .tiers = 2, .named = 1, .questions = 1};
+  for (const std::int64_t count : {7, 1, 2, 20}) {
+    const auto all = replicates(s, count);
+    const DistributionSummaries want = brute_summaries(all, s);
+    SCOPED_TRACE(count);
+    expect_same_summaries(write_and_summarize(s, all), want);
+  }
+}
+
+TEST_F(Summaries, AreTheSameComputedInSeveralBlocksOfSteps) {
+  const ResultShape s{.steps = 6, .labs = 3, .tiers = 2, .named = 0, .questions = 0};
+  const auto all = replicates(s, 9);
+  const DistributionSummaries want = brute_summaries(all, s);
+  for (const size_t bytes : {size_t{1}, size_t{2000}, size_t{3000}}) {  // 6, 3, 2 blocks
+    talentsim::summaries::block_bytes = bytes;
+    SCOPED_TRACE(bytes);
+    expect_same_summaries(write_and_summarize(s, all), want);
+  }
+}
+
+TEST_F(Summaries, BlocksHoldWhatTheCapAllows) {
+  using talentsim::summaries::steps_per_block;
+  const ResultShape s{.steps = 157, .labs = 12, .tiers = 3, .named = 0, .questions = 0};
+  EXPECT_EQ(steps_per_block(200, s), 157);  // 200 replicates: all steps at once
+  const std::int64_t b = steps_per_block(2000, s);
+  EXPECT_LT(b, 157);
+  EXPECT_GE(b, 1);
+  EXPECT_EQ(steps_per_block(100'000'000, s), 1);  // never less than one step
+  talentsim::summaries::block_bytes = 1;
+  EXPECT_EQ(steps_per_block(3, s), 1);
+}
+
+TEST_F(Summaries, AreNaNWithoutReplicates) {
+  const ResultShape s{.steps = 2, .labs = 2, .tiers = 1, .named = 0, .questions = 0};
+  const DistributionSummaries got = write_and_summarize(s, {});
+  ASSERT_EQ(got.headcount.size(), size_t(kSummaryQuantileCount) * 2 * 2);
+  for (const double v : got.headcount) EXPECT_TRUE(std::isnan(v));
+  for (const double v : got.share) EXPECT_TRUE(std::isnan(v));
+}
+
+TEST(Percentiles, FollowNumpysDefaultMethod) {
+  // numpy.quantile([10, 1, 4, 2], [.05, .25, .5, .75, .95]) (type 7)
+  std::vector<double> values = {10, 1, 4, 2};
+  std::array<double, 5> out{};
+  talentsim::summaries::percentiles(values, out);
+  const std::array<double, 5> want = {1.15, 1.75, 3.0, 5.5, 9.1};
+  for (size_t i = 0; i < 5; ++i) EXPECT_NEAR(out[i], want[i], 1e-12) << i;
+  std::vector<double> one = {42};
+  talentsim::summaries::percentiles(one, out);
+  for (const double v : out) EXPECT_EQ(v, 42);
+  std::vector<double> with_nan = {1, std::numeric_limits<double>::quiet_NaN(), 3};
+  talentsim::summaries::percentiles(with_nan, out);
+  for (const double v : out) EXPECT_TRUE(std::isnan(v));
+}
+
+// --- comparison files ----------------------------------------------------
+
+class Comparison : public ResultsFileTest {
+ protected:
+  // The what-if has one more lab, one more step, a question and one named
+  // researcher fewer than the baseline.
+  const ResultShape baseline_shape{.steps = 4, .labs = 3, .tiers = 2, .named = 2, .questions = 0};
+  const ResultShape whatif_shape{.steps = 5, .labs = 4, .tiers = 2, .named = 1, .questions = 1};
+  static constexpr std::int64_t kReplicates = 3;
+
+  RunMetadata baseline_meta() const { return sample_meta(baseline_shape, kReplicates); }
+  RunMetadata whatif_meta() const {
+    RunMetadata m = sample_meta(whatif_shape, kReplicates);
+    m.scenario_name = "what if ✓";
+    m.start_date = "2025-03-03";
+    m.step_days = 14;
+    m.lab_names.back() = "Newco";
+    m.scenario_text += "# what-if\n";
+    return m;
+  }
+
+  void write_comparison(const fs::path& dest) {
+    ResultsWriter writer(dest, baseline_meta(), baseline_shape, whatif_meta(), whatif_shape,
+                         "talentsim compare a.yaml b.yaml", false);
+    for (const std::int64_t r : {2, 0, 1}) {
+      writer.write(sample_replicate(r, whatif_shape), 1);
+      writer.write(sample_replicate(kReplicates - 1 - r, baseline_shape), 0);
+    }
+    writer.commit();
+  }
+};
+
+TEST_F(Comparison, EachRunComesBackExactlyFromItsGroup) {
+  const fs::path dest = dir_ / "compare.h5";
+  write_comparison(dest);
+  EXPECT_EQ(results_file_type(dest), "talentsim-compare");
+  for (const auto& [group, shape, meta] :
+       {std::tuple{talentsim::kBaselineGroup, baseline_shape, baseline_meta()},
+        std::tuple{talentsim::kWhatifGroup, whatif_shape, whatif_meta()}}) {
+    SCOPED_TRACE(group);
+    const talentsim::ResultsFile file = read_results(dest, group);
+    EXPECT_EQ(file.shape.steps, shape.steps);
+    EXPECT_EQ(file.shape.labs, shape.labs);
+    EXPECT_EQ(file.shape.named, shape.named);
+    EXPECT_EQ(file.shape.questions, shape.questions);
+    expect_same_meta(file.meta, meta);
+    std::vector<ReplicateResult> written;
+    for (std::int64_t r = 0; r < kReplicates; ++r) written.push_back(sample_replicate(r, shape));
+    ASSERT_EQ(file.replicates.size(), written.size());
+    for (size_t r = 0; r < written.size(); ++r) {
+      expect_same_replicate(file.replicates[r], written[r]);
+    }
+    EXPECT_EQ(file.attributes.at("scenario_name"), meta.scenario_name);
+    EXPECT_EQ(file.attributes.at("start_date"), meta.start_date);
+    EXPECT_EQ(file.attributes.at("step_days"), std::to_string(meta.step_days));
+    EXPECT_EQ(file.attributes.at("scenario"), meta.scenario_text);
+    expect_same_summaries(RunReader(dest, group).summaries(), brute_summaries(written, shape));
+  }
+}
+
+// Root attributes read with the HDF5 C API: the reader has no use for them.
+std::string root_text_attribute(const fs::path& path, const char* name) {
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  const hid_t attribute = H5Aopen(file, name, H5P_DEFAULT);
+  const hid_t type = H5Aget_type(attribute);
+  std::string value(H5Tget_size(type), '\0');
+  const bool ok = attribute >= 0 && H5Aread(attribute, type, value.data()) >= 0;
+  H5Tclose(type);
+  H5Aclose(attribute);
+  H5Fclose(file);
+  return ok ? value.substr(0, value.find('\0')) : "<unreadable " + std::string(name) + ">";
+}
+
+TEST_F(Comparison, RootAttributesDescribeTheComparison) {
+  const fs::path dest = dir_ / "compare.h5";
+  write_comparison(dest);
+  EXPECT_EQ(root_text_attribute(dest, "file_type"), "talentsim-compare");
+  EXPECT_EQ(root_text_attribute(dest, "baseline_name"), baseline_meta().scenario_name);
+  EXPECT_EQ(root_text_attribute(dest, "whatif_name"), whatif_meta().scenario_name);
+  EXPECT_EQ(root_text_attribute(dest, "command_line"), "talentsim compare a.yaml b.yaml");
+  EXPECT_EQ(root_text_attribute(dest, "software_version"), talentsim::kSoftwareVersion);
+}
+
+TEST_F(Comparison, RejectsMisuse) {
+  const fs::path dest = dir_ / "compare.h5";
+  RunMetadata other_seed = whatif_meta();
+  other_seed.seed += 1;
+  EXPECT_THROW(
+      ResultsWriter(dest, baseline_meta(), baseline_shape, other_seed, whatif_shape, "", false),
+      InternalError);
+  RunMetadata no_questions = whatif_meta();
+  no_questions.questions.clear();
+  EXPECT_THROW(
+      ResultsWriter(dest, baseline_meta(), baseline_shape, no_questions, whatif_shape, "", false),
+      InternalError);
+  ResultsWriter writer(dest, baseline_meta(), baseline_shape, whatif_meta(), whatif_shape, "",
+                       false);
+  EXPECT_THROW(writer.write(sample_replicate(0, baseline_shape), 2), InternalError);
+  EXPECT_THROW(writer.write(sample_replicate(0, baseline_shape), -1), InternalError);
+  EXPECT_THROW(writer.write(sample_replicate(0, baseline_shape), 1), InternalError);  // shape
+  for (std::int64_t r = 0; r < kReplicates; ++r) writer.write(sample_replicate(r, baseline_shape));
+  writer.write(sample_replicate(0, whatif_shape), 1);
+  try {
+    writer.commit();
+    FAIL() << "an incomplete what-if run was committed";
+  } catch (const RunError& e) {
+    EXPECT_NE(std::string(e.what()).find("1 of 3 replicates of the whatif run"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(Comparison, RunFileRejectsASecondRun) {
+  const ResultShape shape{.steps = 1, .labs = 1, .tiers = 1, .named = 0};
+  ResultsWriter writer(dir_ / "out.h5", sample_meta(shape, 1), shape, false);
+  EXPECT_THROW(writer.write(sample_replicate(0, shape), 1), InternalError);
+}
 
 TEST_F(ResultsFileTest, RootAttributesDescribeTheRun) {
   const ResultShape shape{.steps = 2, .labs = 2, .tiers = 1, .named = 0};
@@ -478,6 +825,12 @@ TEST_F(ResultsFileTest, RejectsReplicatesThatDoNotFit) {
   ReplicateResult short_one = sample_replicate(0, shape);
   short_one.star_power.pop_back();
   EXPECT_THROW(writer.write(short_one), InternalError);
+  other = shape;
+  other.questions = 1;
+  EXPECT_THROW(writer.write(sample_replicate(0, other)), InternalError);
+  ReplicateResult long_one = sample_replicate(0, shape);
+  long_one.question_value.push_back(1.0);
+  EXPECT_THROW(writer.write(long_one), InternalError);
   writer.write(sample_replicate(0, shape));
   EXPECT_THROW(writer.write(sample_replicate(0, shape)), InternalError);
 }
@@ -490,6 +843,9 @@ TEST_F(ResultsFileTest, RejectsMetadataThatDoesNotMatchTheShape) {
   meta = sample_meta(shape, 1);
   meta.start_date = "06/01/2025";
   EXPECT_THROW(ResultsWriter(dir_ / "b.h5", meta, shape, false), InternalError);
+  meta = sample_meta(shape, 1);
+  meta.questions.push_back(QuestionInfo{.id = "extra"});
+  EXPECT_THROW(ResultsWriter(dir_ / "c.h5", meta, shape, false), InternalError);
   EXPECT_TRUE(fs::is_empty(dir_));
 }
 
@@ -499,11 +855,12 @@ class ReaderErrors : public ResultsFileTest {
  protected:
   // read_results(path) must throw RunError whose message contains each of
   // `fragments`, and print nothing itself.
-  void expect_run_error(const fs::path& path, const std::vector<std::string>& fragments) {
+  void expect_run_error(const fs::path& path, const std::vector<std::string>& fragments,
+                        const std::string& group = "") {
     ::testing::internal::CaptureStderr();
     std::string message = "<no exception>";
     try {
-      read_results(path);
+      read_results(path, group);
     } catch (const RunError& e) {
       message = e.what();
     }
@@ -514,7 +871,7 @@ class ReaderErrors : public ResultsFileTest {
   }
   fs::path valid_file() {
     const fs::path p = dir_ / "valid.h5";
-    write_file(p, ResultShape{.steps = 2, .labs = 2, .tiers = 1, .named = 1});
+    write_file(p, ResultShape{.steps = 2, .labs = 2, .tiers = 1, .named = 1, .questions = 2});
     return p;
   }
 };
@@ -554,6 +911,85 @@ TEST_F(ReaderErrors, MissingVariable) {
   expect_run_error(p, {"'hires'"});
 }
 
+TEST_F(ReaderErrors, MissingQuestionVariable) {
+  const fs::path p = valid_file();
+  {
+    ForgeFile f(p);
+    ASSERT_GE(H5Ldelete(f.id(), "question_at_most", H5P_DEFAULT), 0);
+  }
+  expect_run_error(p, {"damaged or incomplete", "'question_at_most'"});
+}
+
+TEST_F(ReaderErrors, MissingSummaryIsReportedWhenSummariesAreRead) {
+  const fs::path p = valid_file();
+  {
+    ForgeFile f(p);
+    ASSERT_GE(H5Ldelete(f.id(), "share_quantiles", H5P_DEFAULT), 0);
+  }
+  const RunReader reader(p);  // the replicates are still readable
+  EXPECT_EQ(reader.read(0).replicate, 0);
+  try {
+    reader.summaries();
+    FAIL() << "a missing summary went unnoticed";
+  } catch (const RunError& e) {
+    EXPECT_NE(std::string(e.what()).find("'share_quantiles'"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(ReaderErrors, GroupOfARunFile) {
+  expect_run_error(valid_file(), {"(group whatif)", "no group 'whatif'", "no groups"}, "whatif");
+}
+
+class ComparisonErrors : public ReaderErrors {
+ protected:
+  fs::path comparison_file() {
+    const fs::path p = dir_ / "compare.h5";
+    const ResultShape a{.steps = 2, .labs = 2, .tiers = 1, .named = 0, .questions = 0};
+    const ResultShape b{.steps = 2, .labs = 3, .tiers = 1, .named = 0, .questions = 1};
+    ResultsWriter writer(p, sample_meta(a, 1), a, sample_meta(b, 1), b, "", false);
+    writer.write(sample_replicate(0, a), 0);
+    writer.write(sample_replicate(0, b), 1);
+    writer.commit();
+    return p;
+  }
+};
+
+TEST_F(ComparisonErrors, WrongGroupName) {
+  expect_run_error(comparison_file(),
+                   {"(group what-if)", "no group 'what-if'", "'baseline', 'whatif'"}, "what-if");
+}
+
+TEST_F(ComparisonErrors, RootOfAComparisonFile) {
+  expect_run_error(comparison_file(), {"comparison file", "'baseline'", "'whatif'"});
+}
+
+TEST_F(ComparisonErrors, DamagedGroupIsNamed) {
+  const fs::path p = comparison_file();
+  {
+    ForgeFile f(p);
+    ASSERT_GE(H5Ldelete(f.id(), "whatif/question_value", H5P_DEFAULT), 0);
+  }
+  expect_run_error(p, {"(group whatif)", "damaged or incomplete", "'question_value'"}, "whatif");
+  EXPECT_EQ(read_results(p, "baseline").replicates.size(), 1u);
+}
+
+TEST_F(ComparisonErrors, UnsupportedFormatVersion) {
+  const fs::path p = comparison_file();
+  ForgeFile(p).replace_int_attribute("file_format_version", 99);
+  expect_run_error(p, {"version 99"}, "baseline");
+  EXPECT_THROW(results_file_type(p), RunError);
+}
+
+TEST_F(ReaderErrors, FileTypeOfEachKind) {
+  EXPECT_EQ(results_file_type(valid_file()), "talentsim-run");
+  std::ofstream(dir_ / "garbage.h5") << "not HDF5\n";
+  EXPECT_THROW(results_file_type(dir_ / "garbage.h5"), RunError);
+  EXPECT_THROW(results_file_type(dir_ / "absent.h5"), RunError);
+  const fs::path foreign = dir_ / "foreign.h5";
+  H5Fclose(H5Fcreate(foreign.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+  EXPECT_THROW(results_file_type(foreign), RunError);
+}
+
 // --- what xarray sees ----------------------------------------------------
 
 std::string shell_quote(const std::string& s) {
@@ -562,27 +998,17 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
-// Writes the sample run (replicates out of order) and has
-// tests/python/check_results_xarray.py open it with xarray in a fresh Python
-// process, whose exit (a crash included) decides the test.
-class XarrayReadsTheFile : public ResultsFileTest, public ::testing::WithParamInterface<int> {};
-
-TEST_P(XarrayReadsTheFile, AsLabelledArrays) {
+// Runs tests/python/check_results_xarray.py on `file` and `expected` in a
+// fresh Python process, whose exit (a crash included) decides the test.
+void run_python_check(const fs::path& dir, const fs::path& file, const std::string& expected_json) {
 #if !defined(TALENTSIM_PYTHON) || !defined(TALENTSIM_TESTS_DIR)
   GTEST_SKIP() << "built without TALENTSIM_PYTHON and TALENTSIM_TESTS_DIR";
 #else
   const std::string python = TALENTSIM_PYTHON;
   if (python.empty()) GTEST_SKIP() << "CMake found no python3";
-  const talentsim::test::SampleRun run = talentsim::test::make_sample_run(GetParam());
-  const fs::path file = dir_ / "sample.h5";
-  const fs::path expected = dir_ / "expected.json";
-  const fs::path log = dir_ / "check.log";
-  {
-    ResultsWriter writer(file, run.meta, run.shape, false);
-    for (const std::int64_t r : {1, 2, 0}) writer.write(run.replicates[size_t(r)]);
-    writer.commit();
-  }
-  std::ofstream(expected, std::ios::binary) << talentsim::test::expected_json(run);
+  const fs::path expected = dir / "expected.json";
+  const fs::path log = dir / "check.log";
+  std::ofstream(expected, std::ios::binary) << expected_json;
   const fs::path script = fs::path(TALENTSIM_TESTS_DIR) / "python" / "check_results_xarray.py";
   const std::string command = shell_quote(python) + " " + shell_quote(script.string()) + " " +
                               shell_quote(file.string()) + " " + shell_quote(expected.string()) +
@@ -598,7 +1024,51 @@ TEST_P(XarrayReadsTheFile, AsLabelledArrays) {
 #endif
 }
 
-INSTANTIATE_TEST_SUITE_P(NamedResearchers, XarrayReadsTheFile, ::testing::Values(2, 0),
-                         [](const auto& info) { return "N" + std::to_string(info.param); });
+// Writes the sample run (replicates out of order) and has xarray read it.
+// The parameter is (named researchers, questions).
+class XarrayReadsTheFile : public ResultsFileTest,
+                           public ::testing::WithParamInterface<std::pair<int, int>> {};
+
+TEST_P(XarrayReadsTheFile, AsLabelledArrays) {
+  const auto [named, questions] = GetParam();
+  const talentsim::test::SampleRun run = talentsim::test::make_sample_run(named, questions);
+  const fs::path file = dir_ / "sample.h5";
+  {
+    ResultsWriter writer(file, run.meta, run.shape, false);
+    for (const std::int64_t r : {1, 2, 0}) writer.write(run.replicates[size_t(r)]);
+    writer.commit();
+  }
+  run_python_check(dir_, file, talentsim::test::expected_json(run));
+}
+
+INSTANTIATE_TEST_SUITE_P(NamedResearchers, XarrayReadsTheFile,
+                         ::testing::Values(std::pair{2, 2}, std::pair{0, 0}), [](const auto& info) {
+                           return "N" + std::to_string(info.param.first) + "Q" +
+                                  std::to_string(info.param.second);
+                         });
+
+// A comparison file of two differently shaped runs: each group opens in
+// xarray as a run, the root as an empty dataset with the comparison's
+// attributes.
+TEST_F(ResultsFileTest, XarrayReadsTheComparisonFileGroups) {
+  const talentsim::test::SampleRun baseline = talentsim::test::make_sample_run(2, 0);
+  talentsim::test::SampleRun whatif = talentsim::test::make_sample_run(1, 1, 4, 6);
+  whatif.meta.scenario_name = "what if ✓";
+  whatif.meta.start_date = "2025-02-03";
+  whatif.meta.command_line = "";
+  const std::string command_line = "talentsim compare base.yaml 'what if.yaml'";
+  const fs::path file = dir_ / "compare.h5";
+  {
+    ResultsWriter writer(file, baseline.meta, baseline.shape, whatif.meta, whatif.shape,
+                         command_line, false);
+    for (const std::int64_t r : {2, 0, 1}) {
+      writer.write(whatif.replicates[size_t(r)], 1);
+      writer.write(baseline.replicates[size_t(r)], 0);
+    }
+    writer.commit();
+  }
+  run_python_check(dir_, file,
+                   talentsim::test::expected_compare_json(baseline, whatif, command_line));
+}
 
 }  // namespace

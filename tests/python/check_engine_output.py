@@ -34,7 +34,7 @@ def main():
 
     with xr.open_dataset(out) as ds:
         want_dims = {"replicate": 12, "time": 53, "lab": 4, "tier": 3, "named": 3,
-                     "from_lab": 4, "to_lab": 4}
+                     "from_lab": 4, "to_lab": 4, "question": 7, "quantile": 5}
         if dict(ds.sizes) != want_dims:
             fail(f"dimensions {dict(ds.sizes)}, expected {want_dims}")
         dims = {
@@ -87,6 +87,30 @@ def main():
         at = ds.named_lab.sel(named="Star One", time="2026-01-29").values
         if not (at == 1).all():
             fail(f"Star One not at LabB (index 1) after the move event: {at}")
+        # Questions: ids and bounds as in the file; named_at values are 0 or 1.
+        ids = ["labb_star_hires", "laba_from_labb", "labb_departures", "labb_net",
+               "spinout_size", "labb_share", "two_at_spinout"]
+        if list(ds.question.values) != ids:
+            fail(f"question ids {list(ds.question.values)}")
+        if ds.question_value.dims != ("replicate", "question"):
+            fail(f"question_value dims {ds.question_value.dims}")
+        if float(ds.question_at_least.sel(question="labb_star_hires")) != 2.0 or \
+                not np.isnan(float(ds.question_at_most.sel(question="labb_star_hires"))):
+            fail("question bounds not stored")
+        if not set(np.unique(ds.question_value.sel(question="two_at_spinout").values)) <= {0.0, 1.0}:
+            fail("named_at values other than 0 and 1")
+        # The share question reads the same state as star_power.
+        final_share = (ds.star_power / ds.star_power.sum("lab")).sel(lab="LabB").isel(time=-1)
+        if not np.allclose(final_share.values, ds.question_value.sel(question="labb_share").values):
+            fail("labb_share differs from star_power at the end")
+        # Fan-chart summaries: exact percentiles across replicates.
+        q = ds["quantile"].values
+        want = np.quantile(ds.headcount.sum("tier").values, q, axis=0)
+        if not np.allclose(ds.total_headcount_quantiles.values, want, rtol=0, atol=1e-9):
+            fail("total_headcount_quantiles differ from numpy's quantiles")
+        share = (ds.star_power / ds.star_power.sum("lab")).values
+        if not np.allclose(ds.share_quantiles.values, np.quantile(share, q, axis=0), atol=1e-12):
+            fail("share_quantiles differ from numpy's quantiles")
         # Star power share is a proper share.
         share = ds.star_power / ds.star_power.sum("lab")
         if not np.allclose(share.sum("lab").values, 1.0):

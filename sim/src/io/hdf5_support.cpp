@@ -145,24 +145,35 @@ std::optional<T> read_one_integer(hid_t object, const char* name) {
   return static_cast<T>(values[0]);
 }
 
-// Selects the slab `index` of `dataset` and returns the file and memory
-// dataspaces for it; nullopt when the slab has no elements.
-std::optional<std::pair<Handle, Handle>> select_slab(hid_t dataset, std::span<const hsize_t> dims,
-                                                     hsize_t index, const std::string& context) {
-  for (size_t i = 1; i < dims.size(); ++i) {
-    if (dims[i] == 0) return std::nullopt;
+// Selects the block of `dataset` at `start` of extent `count` and returns the
+// file and memory dataspaces for it; nullopt when the block has no elements.
+std::optional<std::pair<Handle, Handle>> select_block(hid_t dataset, std::span<const hsize_t> start,
+                                                      std::span<const hsize_t> count,
+                                                      const std::string& context) {
+  for (const hsize_t c : count) {
+    if (c == 0) return std::nullopt;
   }
   Handle file_space = check_space(H5Dget_space(dataset), context);
-  std::vector<hsize_t> start(dims.size(), 0);
-  std::vector<hsize_t> count(dims.begin(), dims.end());
-  start[0] = index;
-  count[0] = 1;
   check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(),
                             nullptr),
         context);
-  Handle memory_space = check_space(
-      H5Screate_simple(static_cast<int>(dims.size() - 1), dims.data() + 1, nullptr), context);
+  Handle memory_space =
+      check_space(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), context);
   return std::make_pair(std::move(file_space), std::move(memory_space));
+}
+
+// H5Literate2 callback collecting the names of links to groups.
+herr_t collect_group(hid_t location, const char* name, const H5L_info_t* /*info*/, void* names) {
+  try {
+    const hid_t object = H5Oopen(location, name, H5P_DEFAULT);
+    if (object < 0) return -1;
+    const bool is_group = H5Iget_type(object) == H5I_GROUP;
+    H5Oclose(object);
+    if (is_group) static_cast<std::vector<std::string>*>(names)->emplace_back(name);
+    return 0;
+  } catch (...) {
+    return -1;
+  }
 }
 
 Handle create_attribute(hid_t object, const char* name, hid_t type, hid_t space) {
@@ -218,6 +229,10 @@ Handle check_plist(hid_t id, const std::string& context) {
 Handle check_attribute(hid_t id, const std::string& context) {
   if (id < 0) fail(context);
   return Handle(id, H5Aclose);
+}
+Handle check_group(hid_t id, const std::string& context) {
+  if (id < 0) fail(context);
+  return Handle(id, H5Gclose);
 }
 void check(herr_t status, const std::string& context) {
   if (status < 0) fail(context);
@@ -322,21 +337,56 @@ std::vector<hsize_t> dataset_dims(hid_t dataset) {
   return dims;
 }
 
-void write_slab(hid_t dataset, hid_t memory_type, std::span<const hsize_t> dims, hsize_t index,
-                const void* data, const std::string& context) {
-  auto spaces = select_slab(dataset, dims, index, context);
+std::vector<std::string> list_groups(hid_t location) {
+  std::vector<std::string> names;
+  hsize_t index = 0;
+  if (H5Literate(location, H5_INDEX_NAME, H5_ITER_INC, &index, collect_group, &names) < 0) {
+    fail("cannot list groups");
+  }
+  return names;
+}
+
+void write_block(hid_t dataset, hid_t memory_type, std::span<const hsize_t> start,
+                 std::span<const hsize_t> count, const void* data, const std::string& context) {
+  auto spaces = select_block(dataset, start, count, context);
   if (!spaces) return;
   check(
       H5Dwrite(dataset, memory_type, spaces->second.get(), spaces->first.get(), H5P_DEFAULT, data),
       context);
 }
 
-void read_slab(hid_t dataset, hid_t memory_type, std::span<const hsize_t> dims, hsize_t index,
-               void* data, const std::string& context) {
-  auto spaces = select_slab(dataset, dims, index, context);
+void read_block(hid_t dataset, hid_t memory_type, std::span<const hsize_t> start,
+                std::span<const hsize_t> count, void* data, const std::string& context) {
+  auto spaces = select_block(dataset, start, count, context);
   if (!spaces) return;
   check(H5Dread(dataset, memory_type, spaces->second.get(), spaces->first.get(), H5P_DEFAULT, data),
         context);
+}
+
+namespace {
+
+// The slab at `index` along the first dimension as a block: start and count.
+std::pair<std::vector<hsize_t>, std::vector<hsize_t>> slab(std::span<const hsize_t> dims,
+                                                           hsize_t index) {
+  std::vector<hsize_t> start(dims.size(), 0);
+  std::vector<hsize_t> count(dims.begin(), dims.end());
+  start[0] = index;
+  count[0] = 1;
+  return {std::move(start), std::move(count)};
+}
+
+}  // namespace
+
+void write_slab(hid_t dataset, hid_t memory_type, std::span<const hsize_t> dims, hsize_t index,
+                const void* data, const std::string& context) {
+  const auto [start, count] = slab(dims, index);
+  write_block(dataset, memory_type, start, count, data, context);
+}
+
+void read_slab(hid_t dataset, hid_t memory_type, std::span<const hsize_t> dims, hsize_t index,
+               void* data, const std::string& context) {
+  const auto [start, count] = slab(dims, index);
+  read_block(dataset, memory_type, start, count, data, context);
 }
 
 }  // namespace talentsim::h5

@@ -84,6 +84,7 @@ Handle check_space(hid_t id, const std::string& context);
 Handle check_type(hid_t id, const std::string& context);
 Handle check_plist(hid_t id, const std::string& context);
 Handle check_attribute(hid_t id, const std::string& context);
+Handle check_group(hid_t id, const std::string& context);
 void check(herr_t status, const std::string& context);
 
 // Datatypes for text: fixed-length UTF-8 of `size` bytes, or variable length.
@@ -112,6 +113,17 @@ std::string attribute_as_text(hid_t attribute);
 std::vector<std::string> read_string_dataset(hid_t dataset);
 // Current extent of a dataset.
 std::vector<hsize_t> dataset_dims(hid_t dataset);
+
+// Names of the groups directly inside `location`, in name order.
+std::vector<std::string> list_groups(hid_t location);
+
+// Moves the block of `dataset` starting at `start` with extent `count` to or
+// from a dense row-major buffer of that extent. Nothing is transferred when
+// the block is empty.
+void write_block(hid_t dataset, hid_t memory_type, std::span<const hsize_t> start,
+                 std::span<const hsize_t> count, const void* data, const std::string& context);
+void read_block(hid_t dataset, hid_t memory_type, std::span<const hsize_t> start,
+                std::span<const hsize_t> count, void* data, const std::string& context);
 
 // Moves the slab at `index` along the first dimension of `dataset`, whose
 // extent is `dims`, to or from a dense row-major buffer holding the remaining

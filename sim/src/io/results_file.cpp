@@ -8,12 +8,24 @@
 // - time is int32 days with CF `units = "days since <start_date>"`;
 // - text attributes are scalar fixed-length UTF-8 strings (netCDF NC_CHAR);
 // - link and attribute creation order are tracked, as netCDF-4 does, so
-//   readers list dimensions and variables in the order written here.
+//   readers list dimensions and variables in the order written here;
+// - the question's text, metric, lab and bounds are auxiliary coordinates,
+//   named by question_value's CF `coordinates` attribute.
+//
+// A comparison file puts two runs, each laid out exactly as a run file's
+// root, in groups "baseline" and "whatif". Each group holds its own
+// dimension scales; netCDF-C resolves a variable's dimensions by searching
+// its group and then the ancestors, so each group's variables find the
+// group's own scales, and the two runs may differ in every dimension.
 //
 // A dimension may have length 0 (no named researchers): netCDF-C and xarray
 // read a fixed zero-length dimension fine. Chunk sizes must be >= 1 and may
 // not exceed a fixed dimension, so a variable with an empty dimension is
 // stored contiguous and uncompressed; it holds no data anyway.
+//
+// The distribution summaries are computed in commit() from what was
+// written (summaries.cpp) and stored contiguous: they are small, and are
+// written a block of time steps at a time straight to the file.
 #include "talentsim/results_file.hpp"
 
 #include <fcntl.h>
@@ -27,11 +39,14 @@
 #include <cstdint>
 #include <ctime>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <tuple>
 #include <vector>
 
 #include "hdf5_support.hpp"
 #include "results_layout.hpp"
+#include "summaries.hpp"
 #include "talentsim/errors.hpp"
 #include "talentsim/version.hpp"
 
@@ -71,11 +86,12 @@ bool is_iso_date(const std::string& s) {
 }
 
 // The metadata must describe the shape; a mismatch is a bug in the caller.
-void validate(const RunMetadata& meta, const ResultShape& shape) {
-  auto require = [](bool ok, const std::string& what) {
-    if (!ok) throw InternalError("ResultsWriter: " + what);
+void validate(const RunMetadata& meta, const ResultShape& shape, const std::string& run) {
+  auto require = [&](bool ok, const std::string& what) {
+    if (!ok) throw InternalError("ResultsWriter: " + run + what);
   };
-  require(shape.steps >= 0 && shape.labs >= 0 && shape.tiers >= 0 && shape.named >= 0,
+  require(shape.steps >= 0 && shape.labs >= 0 && shape.tiers >= 0 && shape.named >= 0 &&
+              shape.questions >= 0,
           "negative result shape");
   require(meta.replicates >= 0, "negative replicate count");
   require(meta.step_days >= 1, fmt::format("step_days is {}, expected >= 1", meta.step_days));
@@ -88,21 +104,27 @@ void validate(const RunMetadata& meta, const ResultShape& shape) {
           fmt::format("{} tier names for {} tiers", meta.tier_names.size(), shape.tiers));
   require(meta.named_names.size() == size_t(shape.named),
           fmt::format("{} named researchers for {} named", meta.named_names.size(), shape.named));
+  require(meta.questions.size() == size_t(shape.questions),
+          fmt::format("{} questions described for {} questions", meta.questions.size(),
+                      shape.questions));
 }
 
-std::vector<hsize_t> extent(const layout::Variable& v, std::int64_t replicates,
+template <typename Dims>
+std::vector<hsize_t> extent(int rank, const Dims& dims, std::int64_t replicates,
                             const ResultShape& shape) {
-  std::vector<hsize_t> dims;
-  for (int i = 0; i < v.rank; ++i) {
-    dims.push_back(hsize_t(layout::dim_length(v.dims[size_t(i)], replicates, shape)));
+  std::vector<hsize_t> out;
+  for (int i = 0; i < rank; ++i) {
+    out.push_back(hsize_t(layout::dim_length(dims[size_t(i)], replicates, shape)));
   }
-  return dims;
+  return out;
 }
 
-// A dataset of the given extent; chunked one replicate per chunk and
-// compressed when `by_replicate` and no dimension is empty.
-Handle create_dataset(hid_t file, const char* name, hid_t type, const std::vector<hsize_t>& dims,
-                      bool by_replicate, const std::string& context) {
+// A dataset of the given extent; chunked one slab of the first dimension
+// (a replicate) per chunk and compressed when `by_replicate` and no
+// dimension is empty; otherwise contiguous.
+Handle create_dataset(hid_t location, const char* name, hid_t type,
+                      const std::vector<hsize_t>& dims, bool by_replicate,
+                      const std::string& context) {
   Handle dcpl = h5::check_plist(H5Pcreate(H5P_DATASET_CREATE), context);
   h5::check(H5Pset_attr_creation_order(dcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
             context);
@@ -123,14 +145,15 @@ Handle create_dataset(hid_t file, const char* name, hid_t type, const std::vecto
     h5::check(H5Pset_deflate(dcpl.get(), kDeflateLevel), context);
   }
   // No chunk cache: every write covers whole chunks, so they go straight to
-  // the file instead of waiting in memory for a flush.
+  // the file instead of waiting in memory for a flush; and the summaries
+  // read each chunk once per block of time steps, never again soon after.
   Handle dapl = h5::check_plist(H5Pcreate(H5P_DATASET_ACCESS), context);
   h5::check(
       H5Pset_chunk_cache(dapl.get(), H5D_CHUNK_CACHE_NSLOTS_DEFAULT, 0, H5D_CHUNK_CACHE_W0_DEFAULT),
       context);
   Handle space = h5::check_space(H5Screate_simple(int(dims.size()), dims.data(), nullptr), context);
   return h5::check_dataset(
-      H5Dcreate2(file, name, type, space.get(), H5P_DEFAULT, dcpl.get(), dapl.get()), context);
+      H5Dcreate2(location, name, type, space.get(), H5P_DEFAULT, dcpl.get(), dapl.get()), context);
 }
 
 // Labels of a dimension (lab, tier, ...) as variable-length UTF-8 strings.
@@ -143,6 +166,12 @@ void write_labels(hid_t dataset, const std::vector<std::string>& labels,
   h5::check(H5Dwrite(dataset, type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()), context);
 }
 
+void write_all(hid_t dataset, hid_t memory_type, const void* data, size_t count,
+               const std::string& context) {
+  if (count == 0) return;
+  h5::check(H5Dwrite(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), context);
+}
+
 void sync_to_disk(const fs::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0 || ::fsync(fd) != 0) {
@@ -153,38 +182,92 @@ void sync_to_disk(const fs::path& path) {
   ::close(fd);
 }
 
+// Refuses a destination that may not be written and creates its directory.
+void prepare_destination(const fs::path& destination, bool overwrite) {
+  const std::string dest = destination.string();
+  std::error_code error;
+  const fs::file_status status = fs::status(destination, error);
+  if (fs::exists(status)) {
+    if (fs::is_directory(status)) {
+      throw InputError(
+          fmt::format("results destination '{}' is a directory; choose a file path with -o", dest));
+    }
+    if (!overwrite) {
+      throw InputError(fmt::format(
+          "results file '{}' already exists; pass --force to overwrite it, or choose another path "
+          "with -o",
+          dest));
+    }
+  }
+  const fs::path parent = destination.parent_path();
+  if (!parent.empty()) {
+    fs::create_directories(parent, error);
+    if (error) {
+      throw RunError(fmt::format("cannot create directory '{}' for results file '{}': {}",
+                                 parent.string(), dest, error.message()));
+    }
+  }
+}
+
+// One run: the root of a run file, or a group of a comparison file.
+struct Run {
+  std::string group;  // "" at the root
+  RunMetadata meta;
+  ResultShape shape;
+  Handle group_handle;  // valid for a group
+  hid_t location = H5I_INVALID_HID;
+  std::array<Handle, layout::kVariables.size()> variables;
+  std::array<std::vector<hsize_t>, layout::kVariables.size()> extents;
+  std::array<Handle, layout::kSummaryVariables.size()> summaries;
+  std::vector<bool> written;
+  std::int64_t written_count = 0;
+
+  void close() {
+    for (auto& v : variables) v.reset();
+    for (auto& v : summaries) v.reset();
+    group_handle.reset();
+  }
+};
+
 }  // namespace
 
 struct ResultsWriter::Impl {
   fs::path destination;
   fs::path temporary;
-  RunMetadata meta;
-  ResultShape shape;
   bool overwrite = false;
+  bool compare = false;
+  std::string command_line;  // of a comparison
+  std::string created = iso_utc_now();
 
   Handle file;
-  std::array<Handle, layout::kVariables.size()> variables;
-  std::array<std::vector<hsize_t>, layout::kVariables.size()> extents;
-  std::vector<bool> written;
-  std::int64_t written_count = 0;
-  bool created = false;
+  std::vector<Run> runs;
+  bool created_file = false;
   bool committed = false;
 
   ~Impl() {
     h5::ErrorSilencer silence;
-    for (auto& v : variables) v.reset();
+    for (auto& run : runs) run.close();
     file.reset();
-    if (created && !committed) {
+    if (created_file && !committed) {
       std::error_code ignored;
       fs::remove(temporary, ignored);
     }
   }
 
-  std::string where() const { return temporary.string(); }
+  // The temporary file, and the group when there is one, for messages.
+  std::string where(const Run& run) const {
+    return run.group.empty() ? fmt::format("'{}'", temporary.string())
+                             : fmt::format("'{}' (group {})", temporary.string(), run.group);
+  }
   void create_file();
-  void write_root_attributes();
-  Handle create_coordinate(Dim d);
-  void create_variables(const std::array<Handle, layout::kDims.size()>& scales);
+  void write_compare_attributes();
+  void write_run_attributes(const Run& run);
+  void create_run(Run& run);
+  Handle create_coordinate(Run& run, Dim d);
+  void create_question_variables(Run& run, const Handle& scale);
+  void create_variables(Run& run, const std::array<Handle, layout::kDims.size()>& scales);
+  void create_summaries(Run& run, const std::array<Handle, layout::kDims.size()>& scales);
+  void write_summaries(Run& run);
 };
 
 void ResultsWriter::Impl::create_file() {
@@ -199,64 +282,106 @@ void ResultsWriter::Impl::create_file() {
   h5::check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), context);
   file =
       h5::check_file(H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()), context);
-  created = true;
+  created_file = true;
 
-  write_root_attributes();
-  std::array<Handle, layout::kDims.size()> scales;
-  for (size_t i = 0; i < layout::kDims.size(); ++i) scales[i] = create_coordinate(layout::kDims[i]);
-  create_variables(scales);
+  if (compare) {
+    write_compare_attributes();
+    for (Run& run : runs) {
+      const std::string group_context =
+          fmt::format("cannot create group '{}' in '{}'", run.group, temporary.string());
+      Handle gcpl = h5::check_plist(H5Pcreate(H5P_GROUP_CREATE), group_context);
+      h5::check(
+          H5Pset_link_creation_order(gcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
+          group_context);
+      h5::check(
+          H5Pset_attr_creation_order(gcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
+          group_context);
+      run.group_handle = h5::check_group(
+          H5Gcreate2(file.get(), run.group.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT),
+          group_context);
+      run.location = run.group_handle.get();
+    }
+  } else {
+    runs.front().location = file.get();
+  }
+  for (Run& run : runs) create_run(run);
 }
 
-void ResultsWriter::Impl::write_root_attributes() {
+void ResultsWriter::Impl::write_compare_attributes() {
   const hid_t root = file.get();
-  h5::write_string_attribute(root, "title", layout::kTitle);
+  const RunMetadata& baseline = runs[0].meta;
+  const RunMetadata& whatif = runs[1].meta;
+  h5::write_string_attribute(root, "title", layout::kCompareTitle);
   h5::write_string_attribute(root, "Conventions", layout::kConventions);
-  h5::write_string_attribute(root, "file_type", layout::kFileType);
+  h5::write_string_attribute(root, "file_type", layout::kCompareFileType);
   h5::write_int_attribute(root, "file_format_version", kFileFormatVersion, H5T_STD_I32LE);
   h5::write_string_attribute(root, "software_version", kSoftwareVersion);
   h5::write_string_attribute(root, "git_commit", kGitCommit);
-  h5::write_string_attribute(root, "created", iso_utc_now());
-  h5::write_string_attribute(root, "command_line", meta.command_line);
-  h5::write_string_attribute(root, "scenario_name", meta.scenario_name);
-  h5::write_uint64_attribute(root, "seed", meta.seed);
-  h5::write_int_attribute(root, "replicates", meta.replicates, H5T_STD_I64LE);
-  h5::write_int_attribute(root, "step_days", meta.step_days, H5T_STD_I32LE);
-  h5::write_string_attribute(root, "start_date", meta.start_date);
-  h5::write_string_attribute(root, "scenario", meta.scenario_text);
+  h5::write_string_attribute(root, "created", created);
+  h5::write_string_attribute(root, "command_line", command_line);
+  h5::write_uint64_attribute(root, "seed", baseline.seed);
+  h5::write_int_attribute(root, "replicates", baseline.replicates, H5T_STD_I64LE);
+  h5::write_string_attribute(root, "baseline_name", baseline.scenario_name);
+  h5::write_string_attribute(root, "whatif_name", whatif.scenario_name);
 }
 
-Handle ResultsWriter::Impl::create_coordinate(Dim d) {
+// The attributes of a run file's root; in a comparison, of each group too.
+void ResultsWriter::Impl::write_run_attributes(const Run& run) {
+  const hid_t location = run.location;
+  const RunMetadata& meta = run.meta;
+  h5::write_string_attribute(location, "title", layout::kTitle);
+  h5::write_string_attribute(location, "Conventions", layout::kConventions);
+  h5::write_string_attribute(location, "file_type", layout::kFileType);
+  h5::write_int_attribute(location, "file_format_version", kFileFormatVersion, H5T_STD_I32LE);
+  h5::write_string_attribute(location, "software_version", kSoftwareVersion);
+  h5::write_string_attribute(location, "git_commit", kGitCommit);
+  h5::write_string_attribute(location, "created", created);
+  h5::write_string_attribute(location, "command_line", meta.command_line);
+  h5::write_string_attribute(location, "scenario_name", meta.scenario_name);
+  h5::write_uint64_attribute(location, "seed", meta.seed);
+  h5::write_int_attribute(location, "replicates", meta.replicates, H5T_STD_I64LE);
+  h5::write_int_attribute(location, "step_days", meta.step_days, H5T_STD_I32LE);
+  h5::write_string_attribute(location, "start_date", meta.start_date);
+  h5::write_string_attribute(location, "scenario", meta.scenario_text);
+}
+
+void ResultsWriter::Impl::create_run(Run& run) {
+  write_run_attributes(run);
+  std::array<Handle, layout::kDims.size()> scales;
+  for (size_t i = 0; i < layout::kDims.size(); ++i) {
+    scales[i] = create_coordinate(run, layout::kDims[i]);
+  }
+  create_question_variables(run, scales[size_t(Dim::question)]);
+  create_variables(run, scales);
+  create_summaries(run, scales);
+}
+
+Handle ResultsWriter::Impl::create_coordinate(Run& run, Dim d) {
   const char* name = layout::dim_name(d);
+  const RunMetadata& meta = run.meta;
   const std::string context =
-      fmt::format("cannot write coordinate variable '{}' to '{}'", name, where());
-  const std::vector<hsize_t> dims = {hsize_t(layout::dim_length(d, meta.replicates, shape))};
+      fmt::format("cannot write coordinate variable '{}' to {}", name, where(run));
+  const std::vector<hsize_t> dims = {hsize_t(layout::dim_length(d, meta.replicates, run.shape))};
   const std::vector<std::string>* labels = nullptr;
+  std::vector<std::string> question_ids;
   const char* long_name = "";
   const char* description = "";
   Handle dataset;
   switch (d) {
     case Dim::replicate: {
-      dataset = create_dataset(file.get(), name, H5T_STD_I64LE, dims, false, context);
+      dataset = create_dataset(run.location, name, H5T_STD_I64LE, dims, false, context);
       std::vector<std::int64_t> values(dims[0]);
       for (size_t r = 0; r < values.size(); ++r) values[r] = std::int64_t(r);
-      if (!values.empty()) {
-        h5::check(
-            H5Dwrite(dataset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
-            context);
-      }
+      write_all(dataset.get(), H5T_NATIVE_INT64, values.data(), values.size(), context);
       long_name = "replicate";
       description = "index of the Monte Carlo replicate";
       break;
     }
     case Dim::time: {
-      dataset = create_dataset(file.get(), name, H5T_STD_I32LE, dims, false, context);
+      dataset = create_dataset(run.location, name, H5T_STD_I32LE, dims, false, context);
       std::vector<std::int32_t> days(dims[0]);
       for (size_t t = 0; t < days.size(); ++t) days[t] = std::int32_t(t) * meta.step_days;
-      if (!days.empty()) {
-        h5::check(
-            H5Dwrite(dataset.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, days.data()),
-            context);
-      }
+      write_all(dataset.get(), H5T_NATIVE_INT32, days.data(), days.size(), context);
       long_name = "time";
       description =
           "date of the step: start_date + step * step_days; stocks are reported at the end of "
@@ -288,10 +413,23 @@ Handle ResultsWriter::Impl::create_coordinate(Dim d) {
       long_name = "named researcher";
       description = "individually tracked researcher";
       break;
+    case Dim::question:
+      for (const QuestionInfo& q : meta.questions) question_ids.push_back(q.id);
+      labels = &question_ids;
+      long_name = "forecast question";
+      description = "identifier of the forecast question";
+      break;
+    case Dim::quantile:
+      dataset = create_dataset(run.location, name, H5T_IEEE_F64LE, dims, false, context);
+      write_all(dataset.get(), H5T_NATIVE_DOUBLE, kSummaryQuantiles, kSummaryQuantileCount,
+                context);
+      long_name = "quantile";
+      description = "probability of the percentile across replicates (0.5: the median)";
+      break;
   }
   if (labels != nullptr) {
     Handle type = h5::variable_string_type();
-    dataset = create_dataset(file.get(), name, type.get(), dims, false, context);
+    dataset = create_dataset(run.location, name, type.get(), dims, false, context);
     write_labels(dataset.get(), *labels, context);
   }
   h5::check(H5DSset_scale(dataset.get(), name), context);
@@ -306,49 +444,90 @@ Handle ResultsWriter::Impl::create_coordinate(Dim d) {
   return dataset;
 }
 
-void ResultsWriter::Impl::create_variables(const std::array<Handle, layout::kDims.size()>& scales) {
+// question_text, ..., question_at_most on (question). The bounds are
+// float64 with no fill value defined, so a missing bound (NaN) reads as NaN.
+void ResultsWriter::Impl::create_question_variables(Run& run, const Handle& scale) {
+  const std::vector<QuestionInfo>& questions = run.meta.questions;
+  const std::vector<hsize_t> dims = {hsize_t(questions.size())};
+  for (const layout::QuestionVariable& v : layout::kQuestionVariables) {
+    const std::string context = fmt::format("cannot write variable '{}' to {}", v.name, where(run));
+    Handle dataset;
+    if (v.text != nullptr) {
+      Handle type = h5::variable_string_type();
+      dataset = create_dataset(run.location, v.name, type.get(), dims, false, context);
+      std::vector<std::string> values;
+      for (const QuestionInfo& q : questions) values.push_back(q.*v.text);
+      write_labels(dataset.get(), values, context);
+    } else {
+      dataset = create_dataset(run.location, v.name, H5T_IEEE_F64LE, dims, false, context);
+      std::vector<double> values;
+      for (const QuestionInfo& q : questions) values.push_back(q.*v.real);
+      write_all(dataset.get(), H5T_NATIVE_DOUBLE, values.data(), values.size(), context);
+    }
+    h5::check(H5DSattach_scale(dataset.get(), scale.get(), 0), context);
+    h5::write_string_attribute(dataset.get(), "long_name", v.long_name);
+    h5::write_string_attribute(dataset.get(), "description", v.description);
+  }
+}
+
+void ResultsWriter::Impl::create_variables(Run& run,
+                                           const std::array<Handle, layout::kDims.size()>& scales) {
   for (size_t i = 0; i < layout::kVariables.size(); ++i) {
     const layout::Variable& v = layout::kVariables[i];
-    const std::string context = fmt::format("cannot create variable '{}' in '{}'", v.name, where());
-    extents[i] = extent(v, meta.replicates, shape);
+    const std::string context =
+        fmt::format("cannot create variable '{}' in {}", v.name, where(run));
+    run.extents[i] = extent(v.rank, v.dims, run.meta.replicates, run.shape);
     const hid_t type = v.ints != nullptr ? H5T_STD_I32LE : H5T_IEEE_F64LE;
-    variables[i] = create_dataset(file.get(), v.name, type, extents[i], true, context);
+    run.variables[i] = create_dataset(run.location, v.name, type, run.extents[i], true, context);
     for (int axis = 0; axis < v.rank; ++axis) {
       const Handle& scale = scales[size_t(v.dims[size_t(axis)])];
-      h5::check(H5DSattach_scale(variables[i].get(), scale.get(), unsigned(axis)), context);
+      h5::check(H5DSattach_scale(run.variables[i].get(), scale.get(), unsigned(axis)), context);
     }
-    h5::write_string_attribute(variables[i].get(), "long_name", v.long_name);
-    h5::write_string_attribute(variables[i].get(), "description", v.description);
-    if (v.units != nullptr) h5::write_string_attribute(variables[i].get(), "units", v.units);
+    h5::write_string_attribute(run.variables[i].get(), "long_name", v.long_name);
+    h5::write_string_attribute(run.variables[i].get(), "description", v.description);
+    if (v.units != nullptr) h5::write_string_attribute(run.variables[i].get(), "units", v.units);
+    if (v.coordinates != nullptr) {
+      h5::write_string_attribute(run.variables[i].get(), "coordinates", v.coordinates);
+    }
   }
+}
+
+void ResultsWriter::Impl::create_summaries(Run& run,
+                                           const std::array<Handle, layout::kDims.size()>& scales) {
+  for (size_t i = 0; i < layout::kSummaryVariables.size(); ++i) {
+    const layout::SummaryVariable& v = layout::kSummaryVariables[i];
+    const std::string context =
+        fmt::format("cannot create variable '{}' in {}", v.name, where(run));
+    const std::vector<hsize_t> dims = extent(v.rank, v.dims, run.meta.replicates, run.shape);
+    run.summaries[i] = create_dataset(run.location, v.name, H5T_IEEE_F64LE, dims, false, context);
+    for (int axis = 0; axis < v.rank; ++axis) {
+      const Handle& scale = scales[size_t(v.dims[size_t(axis)])];
+      h5::check(H5DSattach_scale(run.summaries[i].get(), scale.get(), unsigned(axis)), context);
+    }
+    h5::write_string_attribute(run.summaries[i].get(), "long_name", v.long_name);
+    h5::write_string_attribute(run.summaries[i].get(), "description",
+                               fmt::format("{}; {}", v.description, layout::kQuantileMethod));
+    h5::write_string_attribute(run.summaries[i].get(), "units", v.units);
+  }
+}
+
+void ResultsWriter::Impl::write_summaries(Run& run) {
+  auto variable = [&](const char* name) {
+    for (size_t i = 0; i < layout::kVariables.size(); ++i) {
+      if (std::string_view(layout::kVariables[i].name) == name) return run.variables[i].get();
+    }
+    throw InternalError(fmt::format("ResultsWriter: no variable '{}'", name));
+  };
+  auto summary = [&](layout::Summary s) { return run.summaries[size_t(s)].get(); };
+  summaries::compute(variable("headcount"), variable("star_power"),
+                     summary(layout::Summary::headcount), summary(layout::Summary::total_headcount),
+                     summary(layout::Summary::share), run.meta.replicates, run.shape, where(run));
 }
 
 ResultsWriter::ResultsWriter(fs::path destination, const RunMetadata& meta, ResultShape shape,
                              bool overwrite) {
-  validate(meta, shape);
-  const std::string dest = destination.string();
-  std::error_code error;
-  const fs::file_status status = fs::status(destination, error);
-  if (fs::exists(status)) {
-    if (fs::is_directory(status)) {
-      throw InputError(
-          fmt::format("results destination '{}' is a directory; choose a file path with -o", dest));
-    }
-    if (!overwrite) {
-      throw InputError(fmt::format(
-          "results file '{}' already exists; pass --force to overwrite it, or choose another path "
-          "with -o",
-          dest));
-    }
-  }
-  const fs::path parent = destination.parent_path();
-  if (!parent.empty()) {
-    fs::create_directories(parent, error);
-    if (error) {
-      throw RunError(fmt::format("cannot create directory '{}' for results file '{}': {}",
-                                 parent.string(), dest, error.message()));
-    }
-  }
+  validate(meta, shape, "");
+  prepare_destination(destination, overwrite);
 
   h5::ErrorSilencer silence;
   impl_ = std::make_unique<Impl>();
@@ -356,73 +535,120 @@ ResultsWriter::ResultsWriter(fs::path destination, const RunMetadata& meta, Resu
   w.destination = std::move(destination);
   w.temporary = w.destination;
   w.temporary += ".tmp." + std::to_string(::getpid());
-  w.meta = meta;
-  w.shape = shape;
   w.overwrite = overwrite;
-  w.written.assign(size_t(meta.replicates), false);
+  Run& run = w.runs.emplace_back();
+  run.meta = meta;
+  run.shape = shape;
+  run.written.assign(size_t(meta.replicates), false);
+  w.create_file();  // on failure ~Impl removes the partial temporary file
+}
+
+ResultsWriter::ResultsWriter(fs::path destination, const RunMetadata& baseline,
+                             ResultShape baseline_shape, const RunMetadata& whatif,
+                             ResultShape whatif_shape, const std::string& command_line,
+                             bool overwrite) {
+  validate(baseline, baseline_shape, "baseline: ");
+  validate(whatif, whatif_shape, "what-if: ");
+  if (baseline.seed != whatif.seed || baseline.replicates != whatif.replicates) {
+    throw InternalError(fmt::format(
+        "ResultsWriter: a comparison needs one seed and replicate count; the baseline has seed {} "
+        "and {} replicates, the what-if seed {} and {} replicates",
+        baseline.seed, baseline.replicates, whatif.seed, whatif.replicates));
+  }
+  prepare_destination(destination, overwrite);
+
+  h5::ErrorSilencer silence;
+  impl_ = std::make_unique<Impl>();
+  Impl& w = *impl_;
+  w.destination = std::move(destination);
+  w.temporary = w.destination;
+  w.temporary += ".tmp." + std::to_string(::getpid());
+  w.overwrite = overwrite;
+  w.compare = true;
+  w.command_line = command_line;
+  for (const auto& [group, meta, shape] : {std::tuple{kBaselineGroup, &baseline, baseline_shape},
+                                           std::tuple{kWhatifGroup, &whatif, whatif_shape}}) {
+    Run& run = w.runs.emplace_back();
+    run.group = group;
+    run.meta = *meta;
+    run.shape = shape;
+    run.written.assign(size_t(meta->replicates), false);
+  }
   w.create_file();  // on failure ~Impl removes the partial temporary file
 }
 
 ResultsWriter::~ResultsWriter() = default;
 
-void ResultsWriter::write(const ReplicateResult& r) {
+void ResultsWriter::write(const ReplicateResult& r, int run_index) {
   Impl& w = *impl_;
   if (w.committed) throw InternalError("ResultsWriter::write() after commit()");
-  if (r.replicate < 0 || r.replicate >= w.meta.replicates) {
-    throw InternalError(fmt::format("ResultsWriter: replicate {} outside 0..{}", r.replicate,
-                                    w.meta.replicates - 1));
+  if (run_index < 0 || size_t(run_index) >= w.runs.size()) {
+    throw InternalError(fmt::format("ResultsWriter: run {} of a {} file", run_index,
+                                    w.compare ? "comparison" : "run"));
   }
-  if (r.shape.steps != w.shape.steps || r.shape.labs != w.shape.labs ||
-      r.shape.tiers != w.shape.tiers || r.shape.named != w.shape.named) {
+  Run& run = w.runs[size_t(run_index)];
+  const std::string which = run.group.empty() ? "" : run.group + " ";
+  if (r.replicate < 0 || r.replicate >= run.meta.replicates) {
+    throw InternalError(fmt::format("ResultsWriter: {}replicate {} outside 0..{}", which,
+                                    r.replicate, run.meta.replicates - 1));
+  }
+  if (r.shape.steps != run.shape.steps || r.shape.labs != run.shape.labs ||
+      r.shape.tiers != run.shape.tiers || r.shape.named != run.shape.named ||
+      r.shape.questions != run.shape.questions) {
     throw InternalError(
-        fmt::format("ResultsWriter: replicate {} has a different shape", r.replicate));
+        fmt::format("ResultsWriter: {}replicate {} has a different shape", which, r.replicate));
   }
-  if (w.written[size_t(r.replicate)]) {
-    throw InternalError(fmt::format("ResultsWriter: replicate {} written twice", r.replicate));
+  if (run.written[size_t(r.replicate)]) {
+    throw InternalError(
+        fmt::format("ResultsWriter: {}replicate {} written twice", which, r.replicate));
   }
   for (size_t i = 0; i < layout::kVariables.size(); ++i) {
     const layout::Variable& v = layout::kVariables[i];
     size_t expected = 1;
-    for (size_t axis = 1; axis < w.extents[i].size(); ++axis) expected *= w.extents[i][axis];
+    for (size_t axis = 1; axis < run.extents[i].size(); ++axis) expected *= run.extents[i][axis];
     const size_t actual = v.ints != nullptr ? (r.*v.ints).size() : (r.*v.reals).size();
     if (actual != expected) {
       throw InternalError(
-          fmt::format("ResultsWriter: replicate {} has {} values of {}, expected {}", r.replicate,
-                      actual, v.name, expected));
+          fmt::format("ResultsWriter: {}replicate {} has {} values of {}, expected {}", which,
+                      r.replicate, actual, v.name, expected));
     }
   }
 
   h5::ErrorSilencer silence;
   for (size_t i = 0; i < layout::kVariables.size(); ++i) {
     const layout::Variable& v = layout::kVariables[i];
-    const std::string context = fmt::format("cannot write variable '{}' of replicate {} to '{}'",
-                                            v.name, r.replicate, w.where());
+    const std::string context = fmt::format("cannot write variable '{}' of replicate {} to {}",
+                                            v.name, r.replicate, w.where(run));
     if (v.ints != nullptr) {
-      h5::write_slab(w.variables[i].get(), H5T_NATIVE_INT32, w.extents[i], hsize_t(r.replicate),
+      h5::write_slab(run.variables[i].get(), H5T_NATIVE_INT32, run.extents[i], hsize_t(r.replicate),
                      (r.*v.ints).data(), context);
     } else {
-      h5::write_slab(w.variables[i].get(), H5T_NATIVE_DOUBLE, w.extents[i], hsize_t(r.replicate),
-                     (r.*v.reals).data(), context);
+      h5::write_slab(run.variables[i].get(), H5T_NATIVE_DOUBLE, run.extents[i],
+                     hsize_t(r.replicate), (r.*v.reals).data(), context);
     }
   }
-  w.written[size_t(r.replicate)] = true;
-  ++w.written_count;
+  run.written[size_t(r.replicate)] = true;
+  ++run.written_count;
 }
 
 void ResultsWriter::commit() {
   Impl& w = *impl_;
   if (w.committed) throw InternalError("ResultsWriter::commit() called twice");
   const std::string dest = w.destination.string();
-  if (w.written_count != w.meta.replicates) {
-    throw RunError(fmt::format(
-        "only {} of {} replicates were written; not keeping the incomplete results file '{}'",
-        w.written_count, w.meta.replicates, dest));
+  for (const Run& run : w.runs) {
+    if (run.written_count != run.meta.replicates) {
+      const std::string of_run = run.group.empty() ? "" : fmt::format(" of the {} run", run.group);
+      throw RunError(fmt::format(
+          "only {} of {} replicates{} were written; not keeping the incomplete results file '{}'",
+          run.written_count, run.meta.replicates, of_run, dest));
+    }
   }
 
   h5::ErrorSilencer silence;
-  const std::string context = fmt::format("cannot finish results file '{}'", w.where());
+  for (Run& run : w.runs) w.write_summaries(run);
+  const std::string context = fmt::format("cannot finish results file '{}'", w.temporary.string());
   h5::check(H5Fflush(w.file.get(), H5F_SCOPE_GLOBAL), context);
-  for (auto& v : w.variables) v.reset();
+  for (Run& run : w.runs) run.close();
   if (!w.file.close()) h5::fail(context);
   sync_to_disk(w.temporary);
 
@@ -433,8 +659,8 @@ void ResultsWriter::commit() {
   }
   fs::rename(w.temporary, w.destination, error);
   if (error) {
-    throw RunError(
-        fmt::format("cannot move '{}' to results file '{}': {}", w.where(), dest, error.message()));
+    throw RunError(fmt::format("cannot move '{}' to results file '{}': {}", w.temporary.string(),
+                               dest, error.message()));
   }
   w.committed = true;
 }

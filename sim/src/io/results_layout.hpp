@@ -1,6 +1,13 @@
 // The layout of a talentsim results file, shared by the writer and the
 // reader so that the two cannot drift apart. Bump kFileFormatVersion
 // (sim/src/version.hpp.in) whenever anything here changes incompatibly.
+//
+// A run (a run file's root, or one group of a comparison file) holds:
+// - coordinates, each a dimension scale: replicate, time, lab, tier, named,
+//   from_lab, to_lab, question, quantile;
+// - auxiliary coordinates of the questions (kQuestionVariables);
+// - per-replicate data (kVariables), one chunk per replicate;
+// - distribution summaries across replicates (kSummaryVariables).
 #pragma once
 
 #include <array>
@@ -8,18 +15,22 @@
 #include <vector>
 
 #include "talentsim/result.hpp"
+#include "talentsim/results_file.hpp"
 
 namespace talentsim::layout {
 
 inline constexpr const char* kFileType = "talentsim-run";
+inline constexpr const char* kCompareFileType = "talentsim-compare";
 inline constexpr const char* kTitle = "talentsim results";
+inline constexpr const char* kCompareTitle = "talentsim comparison";
 inline constexpr const char* kConventions = "CF-1.8";
 
 // Dimensions, in the order their coordinate variables are created (which,
 // with creation order tracked, is also the order netCDF readers list them).
-enum class Dim { replicate, time, lab, tier, named, from_lab, to_lab };
-inline constexpr std::array kDims = {Dim::replicate, Dim::time,     Dim::lab,   Dim::tier,
-                                     Dim::named,     Dim::from_lab, Dim::to_lab};
+enum class Dim { replicate, time, lab, tier, named, from_lab, to_lab, question, quantile };
+inline constexpr std::array kDims = {Dim::replicate, Dim::time,     Dim::lab,
+                                     Dim::tier,      Dim::named,    Dim::from_lab,
+                                     Dim::to_lab,    Dim::question, Dim::quantile};
 
 constexpr const char* dim_name(Dim d) {
   switch (d) {
@@ -37,6 +48,10 @@ constexpr const char* dim_name(Dim d) {
       return "from_lab";
     case Dim::to_lab:
       return "to_lab";
+    case Dim::question:
+      return "question";
+    case Dim::quantile:
+      return "quantile";
   }
   return "";
 }
@@ -55,6 +70,10 @@ constexpr std::int64_t dim_length(Dim d, std::int64_t replicates, const ResultSh
       return s.tiers;
     case Dim::named:
       return s.named;
+    case Dim::question:
+      return s.questions;
+    case Dim::quantile:
+      return kSummaryQuantileCount;
   }
   return 0;
 }
@@ -70,10 +89,14 @@ struct Variable {
   std::vector<double> ReplicateResult::*reals;
   const char* long_name;
   const char* description;
-  const char* units;  // nullptr: no units attribute
+  const char* units;        // nullptr: no units attribute
+  const char* coordinates;  // nullptr: no CF coordinates attribute
 };
 
-inline constexpr std::array<Variable, 6> kVariables = {{
+inline constexpr const char* kQuestionCoordinates =
+    "question_text question_metric question_lab question_at_least question_at_most";
+
+inline constexpr std::array<Variable, 7> kVariables = {{
     {"headcount",
      4,
      {Dim::replicate, Dim::time, Dim::lab, Dim::tier},
@@ -81,7 +104,8 @@ inline constexpr std::array<Variable, 6> kVariables = {{
      nullptr,
      "headcount",
      "researchers at the lab, by tier, at the end of the step",
-     "researchers"},
+     "researchers",
+     nullptr},
     {"hires",
      4,
      {Dim::replicate, Dim::time, Dim::lab, Dim::tier},
@@ -89,7 +113,8 @@ inline constexpr std::array<Variable, 6> kVariables = {{
      nullptr,
      "hires",
      "researchers of the tier who moved into the lab during the step",
-     "researchers"},
+     "researchers",
+     nullptr},
     {"departures",
      4,
      {Dim::replicate, Dim::time, Dim::lab, Dim::tier},
@@ -97,7 +122,8 @@ inline constexpr std::array<Variable, 6> kVariables = {{
      nullptr,
      "departures",
      "researchers of the tier who moved out of the lab during the step",
-     "researchers"},
+     "researchers",
+     nullptr},
     {"star_power",
      3,
      {Dim::replicate, Dim::time, Dim::lab},
@@ -105,7 +131,8 @@ inline constexpr std::array<Variable, 6> kVariables = {{
      &ReplicateResult::star_power,
      "star power",
      "star power S of the lab at the end of the step",
-     "reputation"},
+     "reputation",
+     nullptr},
     {"named_lab",
      3,
      {Dim::replicate, Dim::time, Dim::named},
@@ -114,6 +141,7 @@ inline constexpr std::array<Variable, 6> kVariables = {{
      "employer of the named researcher",
      "index into the lab coordinate of the lab employing the named researcher at the end of the "
      "step; -1 when at no lab",
+     nullptr,
      nullptr},
     {"flows",
      4,
@@ -122,7 +150,79 @@ inline constexpr std::array<Variable, 6> kVariables = {{
      nullptr,
      "flows",
      "researchers of the tier who moved from from_lab to to_lab, summed over the whole run",
+     "researchers",
+     nullptr},
+    {"question_value",
+     2,
+     {Dim::replicate, Dim::question},
+     nullptr,
+     &ReplicateResult::question_value,
+     "value of the forecast question",
+     "value of each forecast question in each replicate; the outcome is at_least <= value <= "
+     "at_most",
+     nullptr,
+     kQuestionCoordinates},
+}};
+
+// Auxiliary coordinates on (question), from RunMetadata::questions. Exactly
+// one of `text` and `real` is set.
+struct QuestionVariable {
+  const char* name;
+  std::string QuestionInfo::*text;
+  double QuestionInfo::*real;
+  const char* long_name;
+  const char* description;
+};
+
+inline constexpr std::array<QuestionVariable, 5> kQuestionVariables = {{
+    {"question_text", &QuestionInfo::text, nullptr, "question", "the forecast question as asked"},
+    {"question_metric", &QuestionInfo::metric, nullptr, "question metric",
+     "what the question measures: hires, departures, net_flow, headcount, share or named_at"},
+    {"question_lab", &QuestionInfo::lab, nullptr, "question lab", "the lab the question is about"},
+    {"question_at_least", nullptr, &QuestionInfo::at_least, "lower bound",
+     "the outcome requires value >= at_least; NaN when there is no lower bound"},
+    {"question_at_most", nullptr, &QuestionInfo::at_most, "upper bound",
+     "the outcome requires value <= at_most; NaN when there is no upper bound"},
+}};
+
+// Distribution summaries: float64 on (quantile, time, lab[, tier]).
+inline constexpr const char* kQuantileMethod =
+    "exact percentiles across all replicates by numpy's default method (type 7, linear "
+    "interpolation): with the R values sorted ascending as x[0..R-1], h = (R - 1) * quantile, "
+    "lo = floor(h), value = x[lo] + (h - lo) * (x[lo + 1] - x[lo]) (x[lo] when lo = R - 1); NaN "
+    "when any replicate's value is NaN or there are no replicates";
+
+struct SummaryVariable {
+  const char* name;
+  int rank;
+  std::array<Dim, 4> dims;
+  const char* long_name;
+  const char* description;
+  const char* units;
+};
+
+enum class Summary { headcount, total_headcount, share };
+
+inline constexpr std::array<SummaryVariable, 3> kSummaryVariables = {{
+    {"headcount_quantiles",
+     4,
+     {Dim::quantile, Dim::time, Dim::lab, Dim::tier},
+     "headcount percentiles",
+     "headcount: researchers at the lab, by tier, at the end of the step",
      "researchers"},
+    {"total_headcount_quantiles",
+     3,
+     {Dim::quantile, Dim::time, Dim::lab},
+     "total headcount percentiles",
+     "total headcount: researchers at the lab, all tiers, at the end of the step",
+     "researchers"},
+    {"share_quantiles",
+     3,
+     {Dim::quantile, Dim::time, Dim::lab},
+     "star-power share percentiles",
+     "share of star power: star_power of the lab / star_power summed over labs (in lab order) at "
+     "the end of the step, 0 when that sum is 0",
+     "1"},
 }};
 
 }  // namespace talentsim::layout
