@@ -148,6 +148,67 @@ TEST_F(Cli, UnwritableDestinationFailsCleanly) {
   EXPECT_EQ(stray_files(dir_), std::vector<std::string>{"plainfile"});
 }
 
+// The report printed by a command, without its final "results: ..." line.
+std::string report_of(const std::string& out) {
+  const auto at = out.rfind("\nresults: ");
+  return at == std::string::npos ? out : out.substr(0, at);
+}
+
+TEST_F(Cli, RunReportsQuestionsAndSummarizeReprintsIt) {
+  fs::copy_file(data_path("every_key.yaml"), dir_ / "every_key.yaml");
+  const auto run = talentsim("run every_key.yaml -r 30 -o ek.h5", dir_);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("labb_star_hires"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("95% interval"), std::string::npos) << run.out;
+  const auto text = talentsim("summarize ek.h5", dir_);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_EQ(report_of(run.out), text.out);
+  const auto json = talentsim("summarize ek.h5 --json", dir_);
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  std::ofstream(dir_ / "report.json") << json.out;
+  // Valid JSON with the same numbers, read by Python's parser.
+  const std::string check =
+      std::string(TALENTSIM_PYTHON) + " -c \"import json,sys; d=json.load(open('" +
+      (dir_ / "report.json").string() +
+      "')); q=d['run']['questions'][0]; "
+      "assert d['kind']=='run' and q['id']=='labb_star_hires' and q['n']==30, d; "
+      "assert q['interval'][0] <= q['probability'] <= q['interval'][1]\"";
+  EXPECT_EQ(std::system(check.c_str()), 0);
+}
+
+TEST_F(Cli, CompareWritesBothRunsAndSummarizeReprintsIt) {
+  std::string whatif = tiny_scenario();
+  whatif.replace(whatif.find("name: tiny"), 10, "name: tiny-whatif");
+  whatif += "events:\n  - {date: 2026-01-01, type: comp, lab: B, factor: 1.5}\n";
+  std::ofstream(dir_ / "whatif.yaml") << whatif;
+  const auto cmp = talentsim("compare tiny.yaml whatif.yaml -r 20 --seed 9 --quiet", dir_);
+  ASSERT_EQ(cmp.exit_code, 0) << cmp.err;
+  ASSERT_TRUE(fs::exists(dir_ / "results" / "tiny_vs_tiny-whatif.h5"));
+  EXPECT_NE(cmp.out.find("paired 95%"), std::string::npos) << cmp.out;
+  EXPECT_NE(cmp.out.find("common random numbers: "), std::string::npos) << cmp.out;
+  const auto again = talentsim("summarize results/tiny_vs_tiny-whatif.h5", dir_);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(report_of(cmp.out), again.out);
+  // Both runs used the same seed and replicates, each in its own group.
+  const auto base = read_results(dir_ / "results" / "tiny_vs_tiny-whatif.h5", kBaselineGroup);
+  const auto alt = read_results(dir_ / "results" / "tiny_vs_tiny-whatif.h5", kWhatifGroup);
+  EXPECT_EQ(base.meta.seed, 9u);
+  EXPECT_EQ(alt.meta.seed, 9u);
+  EXPECT_EQ(alt.replicates.size(), 20u);
+  EXPECT_EQ(alt.meta.scenario_name, "tiny-whatif");
+  // The baseline group is exactly a plain run of the baseline.
+  const Model model(load_scenario_file(scenario_));
+  EXPECT_EQ(base.replicates[7].headcount, model.run(9, 7).headcount);
+}
+
+TEST_F(Cli, SummarizeRejectsWhatIsNotAResultsFile) {
+  std::ofstream(dir_ / "junk.h5") << "not hdf5 at all";
+  const auto junk = talentsim("summarize junk.h5", dir_);
+  EXPECT_EQ(junk.exit_code, 2);
+  EXPECT_NE(junk.err.find("junk.h5"), std::string::npos) << junk.err;
+  EXPECT_EQ(talentsim("summarize missing.h5", dir_).exit_code, 2);
+}
+
 TEST_F(Cli, ShippedScenariosAreValid) {
   for (const char* name : {"baseline_2026.yaml", "brief_2026.yaml", "reported_2026.yaml"}) {
     const auto o = talentsim(std::string("validate '") + TALENTSIM_SCENARIOS + "/" + name + "'");

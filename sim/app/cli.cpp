@@ -17,9 +17,9 @@
 #include "talentsim/ensemble.hpp"
 #include "talentsim/errors.hpp"
 #include "talentsim/model.hpp"
+#include "talentsim/report.hpp"
 #include "talentsim/results_file.hpp"
 #include "talentsim/scenario_loader.hpp"
-#include "talentsim/summary.hpp"
 #include "talentsim/version.hpp"
 
 namespace talentsim::cli {
@@ -72,7 +72,8 @@ Scenario load(const Common& c) {
 // Progress on stderr, only on a terminal: replicates done, rate, ETA.
 class Progress {
  public:
-  explicit Progress(bool enabled) : enabled_(enabled && isatty(STDERR_FILENO)) {}
+  Progress(bool enabled, std::string label)
+      : enabled_(enabled && isatty(STDERR_FILENO)), label_(std::move(label)) {}
   void operator()(std::int64_t done, std::int64_t total) {
     if (!enabled_) return;
     const auto now = std::chrono::steady_clock::now();
@@ -81,7 +82,7 @@ class Progress {
     const double elapsed = std::chrono::duration<double>(now - start_).count();
     const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
     const double eta = rate > 0 ? static_cast<double>(total - done) / rate : 0;
-    std::fprintf(stderr, "\r  %lld/%lld replicates  %.1f/s  ETA %.0fs   ",
+    std::fprintf(stderr, "\r  %s%lld/%lld replicates  %.1f/s  ETA %.0fs   ", label_.c_str(),
                  static_cast<long long>(done), static_cast<long long>(total), rate, eta);
     if (done == total) std::fprintf(stderr, "\n");
     std::fflush(stderr);
@@ -89,6 +90,7 @@ class Progress {
 
  private:
   bool enabled_;
+  std::string label_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_{};
 };
@@ -106,8 +108,8 @@ int do_validate(const Common& c) {
   return kExitOk;
 }
 
-int do_run(const RunArgs& a, const std::string& command_line) {
-  Scenario s = load(a.common);
+// -r and --seed override the scenario; both are validated like its keys.
+void apply_size(Scenario& s, const RunArgs& a) {
   if (a.replicates) {
     if (*a.replicates < 1 || *a.replicates > std::numeric_limits<std::int32_t>::max())
       throw InputError(std::vector<Diagnostic>{Diagnostic{
@@ -117,17 +119,22 @@ int do_run(const RunArgs& a, const std::string& command_line) {
     s.replicates = *a.replicates;
   }
   if (a.seed) s.seed = *a.seed;
-  const std::filesystem::path destination =
-      a.output.empty() ? std::filesystem::path("results") / (file_stem(s.name) + ".h5")
-                       : std::filesystem::path(a.output);
+}
+
+std::filesystem::path destination_for(const RunArgs& a, const std::string& stem) {
+  const std::filesystem::path destination = a.output.empty()
+                                                ? std::filesystem::path("results") / (stem + ".h5")
+                                                : std::filesystem::path(a.output);
   // Refuse before computing anything.
   if (std::filesystem::exists(destination) && !a.force)
     throw InputError(std::vector<Diagnostic>{
         Diagnostic{.file = destination.string(),
                    .message = "the results file already exists",
                    .hint = "pass --force to replace it, or -o to write elsewhere"}});
+  return destination;
+}
 
-  const Model model(s);
+RunMetadata metadata_of(const Scenario& s, const std::string& command_line) {
   RunMetadata meta;
   meta.scenario_name = s.name;
   meta.start_date = to_iso(s.start);
@@ -135,31 +142,119 @@ int do_run(const RunArgs& a, const std::string& command_line) {
   for (const auto& l : s.labs) meta.lab_names.push_back(l.name);
   for (const auto& t : s.tiers) meta.tier_names.push_back(t.name);
   for (const auto& r : s.researchers) meta.named_names.push_back(r.name);
+  for (const auto& q : s.questions) {
+    QuestionInfo info;
+    info.id = q.id;
+    info.text = q.text;
+    info.metric = to_string(q.metric);
+    info.lab = s.labs[q.lab].name;
+    if (q.at_least) info.at_least = *q.at_least;
+    if (q.at_most) info.at_most = *q.at_most;
+    meta.questions.push_back(info);
+  }
   meta.replicates = s.replicates;
   meta.seed = s.seed;
   meta.scenario_text = s.source_text;
   meta.command_line = command_line;
+  return meta;
+}
 
-  ResultsWriter writer(destination, meta, model.shape(), a.force);
-  SummaryBuilder summary(s, 0, s.replicates);
-  Progress progress(!a.quiet);
-  const auto t0 = std::chrono::steady_clock::now();
+// Runs every replicate of the model into part `run` of the writer, and
+// returns what the report needs.
+RunAccumulator simulate(const Model& model, const RunMetadata& meta, ResultsWriter& writer, int run,
+                        const RunArgs& a, const std::string& label) {
+  const Scenario& s = model.scenario();
+  RunAccumulator acc(meta, model.shape());
+  Progress progress(!a.quiet, label);
   run_ensemble(
       model,
       EnsembleOptions{.first = 0, .count = s.replicates, .seed = s.seed, .threads = a.threads},
       [&](ReplicateResult&& r) {
-        writer.write(r);
-        summary.add(r);
+        writer.write(r, run);
+        acc.add(r);
       },
       [&](std::int64_t done, std::int64_t total) { progress(done, total); });
-  writer.commit();
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return acc;
+}
 
-  fmt::print("{}: {} replicates, seed {}, {} steps of {} days from {}\n\n", s.name, s.replicates,
-             s.seed, s.steps, s.step_days, to_iso(s.start));
-  fmt::print("{}", format_summary(summary.finish(), s.replicates));
-  fmt::print("\nresults: {} ({:.1f} s)\n", destination.string(), seconds);
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+int do_run(const RunArgs& a, const std::string& command_line) {
+  Scenario s = load(a.common);
+  apply_size(s, a);
+  const auto destination = destination_for(a, file_stem(s.name));
+  const auto t0 = std::chrono::steady_clock::now();
+  const RunMetadata meta = metadata_of(s, command_line);
+  const Model model(s);
+  ResultsWriter writer(destination, meta, model.shape(), a.force);
+  const RunAccumulator acc = simulate(model, meta, writer, 0, a, "");
+  writer.commit();
+  fmt::print("{}", format_text(acc.report()));
+  fmt::print("\nresults: {} ({:.1f} s)\n", destination.string(), seconds_since(t0));
+  return kExitOk;
+}
+
+int do_compare(const RunArgs& a, const std::string& whatif_path, const std::string& command_line) {
+  Scenario base = load(a.common);
+  Common w = a.common;
+  w.scenario = whatif_path;
+  Scenario whatif = load(w);
+  apply_size(base, a);
+  // One seed and one replicate count for both: the baseline's unless given.
+  std::string note;
+  if (!a.seed && whatif.seed != base.seed)
+    note += fmt::format("note: the what-if's own seed {} is not used; both run on seed {}\n",
+                        whatif.seed, base.seed);
+  if (!a.replicates && whatif.replicates != base.replicates)
+    note += fmt::format("note: the what-if's own replicates {} are not used; both run {}\n",
+                        whatif.replicates, base.replicates);
+  whatif.seed = base.seed;
+  whatif.replicates = base.replicates;
+  const auto destination =
+      destination_for(a, file_stem(base.name) + "_vs_" + file_stem(whatif.name));
+  const auto t0 = std::chrono::steady_clock::now();
+  const RunMetadata base_meta = metadata_of(base, command_line);
+  const RunMetadata whatif_meta = metadata_of(whatif, command_line);
+  const Model base_model(base), whatif_model(whatif);
+  ResultsWriter writer(destination, base_meta, base_model.shape(), whatif_meta,
+                       whatif_model.shape(), command_line, a.force);
+  const RunAccumulator b = simulate(base_model, base_meta, writer, 0, a, "baseline ");
+  const RunAccumulator v = simulate(whatif_model, whatif_meta, writer, 1, a, "what-if ");
+  writer.commit();
+  fmt::print("{}{}", note, format_text(compare_runs(b, v)));
+  fmt::print("\nresults: {} ({:.1f} s)\n", destination.string(), seconds_since(t0));
+  return kExitOk;
+}
+
+RunAccumulator read_run(const std::filesystem::path& path, const std::string& group) {
+  const RunReader reader(path, group);
+  RunAccumulator acc(reader.meta(), reader.shape());
+  for (std::int64_t r = 0; r < reader.meta().replicates; ++r) acc.add(reader.read(r));
+  return acc;
+}
+
+int do_summarize(const std::string& file, bool json) {
+  std::string text;
+  try {
+    const std::string type = results_file_type(file);
+    if (type == "talentsim-compare") {
+      const auto report =
+          compare_runs(read_run(file, kBaselineGroup), read_run(file, kWhatifGroup));
+      text = json ? format_json(report) : format_text(report);
+    } else {
+      const auto report = read_run(file, "").report();
+      text = json ? format_json(report) : format_text(report);
+    }
+  } catch (const RunError& e) {
+    // A file that is missing, damaged or not ours is an input error.
+    throw InputError(std::vector<Diagnostic>{Diagnostic{
+        .file = file,
+        .message = e.what(),
+        .hint = "summarize reads results files written by `talentsim run` or `compare`"}});
+  }
+  fmt::print("{}", text);
   return kExitOk;
 }
 
@@ -189,6 +284,32 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--force", run.force, "replace an existing results file");
   run_cmd->add_flag("--quiet", run.quiet, "no progress output");
 
+  RunArgs cmp;
+  std::string whatif;
+  auto* compare_cmd = app.add_subcommand(
+      "compare", "run a baseline and a what-if on common random numbers and compare them");
+  compare_cmd->add_option("baseline", cmp.common.scenario, "baseline scenario YAML file")
+      ->required();
+  compare_cmd->add_option("whatif", whatif, "what-if scenario YAML file")->required();
+  compare_cmd->add_option("-o,--output", cmp.output,
+                          "results file (default: results/<baseline>_vs_<what-if>.h5)");
+  compare_cmd->add_option("-r,--replicates", cmp.replicates,
+                          "replicates of each (default: the baseline's)");
+  compare_cmd->add_option("--seed", cmp.seed, "random seed of both (default: the baseline's)");
+  compare_cmd->add_option("--threads", cmp.threads, "worker threads (default: every core)")
+      ->check(CLI::Range(1, 4096));
+  compare_cmd->add_option("--set", cmp.common.sets,
+                          "override a value in both scenarios, e.g. market.star_magnet=1.5");
+  compare_cmd->add_flag("--force", cmp.force, "replace an existing results file");
+  compare_cmd->add_flag("--quiet", cmp.quiet, "no progress output");
+
+  std::string summary_file;
+  bool json = false;
+  auto* summarize_cmd =
+      app.add_subcommand("summarize", "print the report of a run or comparison from its file");
+  summarize_cmd->add_option("file", summary_file, "results file (.h5)")->required();
+  summarize_cmd->add_flag("--json", json, "the same report as JSON");
+
   Common validate;
   auto* validate_cmd = app.add_subcommand("validate", "check a scenario without running it");
   validate_cmd->add_option("scenario", validate.scenario, "scenario YAML file")->required();
@@ -203,6 +324,8 @@ int main(int argc, char** argv) {
 
   try {
     if (*run_cmd) return do_run(run, command_line);
+    if (*compare_cmd) return do_compare(cmp, whatif, command_line);
+    if (*summarize_cmd) return do_summarize(summary_file, json);
     if (*validate_cmd) return do_validate(validate);
   } catch (const InputError& e) {
     for (const auto& d : e.diagnostics()) std::cerr << d.format() << "\n";
