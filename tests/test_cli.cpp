@@ -210,10 +210,15 @@ TEST_F(Cli, SummarizeRejectsWhatIsNotAResultsFile) {
 }
 
 TEST_F(Cli, ShippedScenariosAreValid) {
-  for (const char* name : {"baseline_2026.yaml", "brief_2026.yaml", "reported_2026.yaml"}) {
-    const auto o = talentsim(std::string("validate '") + TALENTSIM_SCENARIOS + "/" + name + "'");
-    EXPECT_EQ(o.exit_code, 0) << name << "\n" << o.err;
-  }
+  int checked = 0;
+  for (const auto& dir : {fs::path(TALENTSIM_SCENARIOS), fs::path(TALENTSIM_SCENARIOS) / "whatif"})
+    for (const auto& e : fs::directory_iterator(dir)) {
+      if (e.path().extension() != ".yaml") continue;
+      const auto o = talentsim("validate '" + e.path().string() + "'");
+      EXPECT_EQ(o.exit_code, 0) << e.path() << "\n" << o.err;
+      ++checked;
+    }
+  EXPECT_GE(checked, 7);  // baseline, brief, reported and four what-ifs
 }
 
 }  // namespace
