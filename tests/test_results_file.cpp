@@ -2,7 +2,8 @@
 // read_results/RunReader (run and comparison files), the distribution
 // summaries against a brute-force computation, the temporary-file
 // discipline, and the errors both report. The HDF5 C API is used directly
-// only to forge damaged or foreign files and to read root attributes.
+// only to forge damaged or foreign files, to read root attributes and to
+// check how variables are chunked.
 #include <gtest/gtest.h>
 #include <hdf5.h>
 #include <sys/resource.h>
@@ -26,7 +27,8 @@
 #include <utility>
 #include <vector>
 
-#include "../sim/src/io/summaries.hpp"  // the block-size knob, to exercise several blocks
+#include "../sim/src/io/results_layout.hpp"  // the time-chunk knob
+#include "../sim/src/io/summaries.hpp"       // the block-size knobs, to exercise several blocks
 #include "sample_results.hpp"
 #include "talentsim/errors.hpp"
 #include "talentsim/results_file.hpp"
@@ -390,6 +392,8 @@ class Summaries : public ResultsFileTest {
  protected:
   void TearDown() override {
     talentsim::summaries::block_bytes = talentsim::summaries::kDefaultBlockBytes;
+    talentsim::summaries::chunks_per_read = talentsim::summaries::kDefaultChunksPerRead;
+    talentsim::layout::time_chunk_steps = talentsim::layout::kTimeChunkSteps;
     ResultsFileTest::TearDown();
   }
 
@@ -454,6 +458,104 @@ TEST_F(Summaries, BlocksHoldWhatTheCapAllows) {
   EXPECT_EQ(steps_per_block(100'000'000, s), 1);  // never less than one step
   talentsim::summaries::block_bytes = 1;
   EXPECT_EQ(steps_per_block(3, s), 1);
+}
+
+TEST_F(Summaries, AreTheSameWhateverTheChunksBlocksAndReads) {
+  namespace sm = talentsim::summaries;
+  // 13 steps in chunks of 1, 2, 4 and 5 steps (a partial last chunk) or all
+  // 13 (16 clamped); blocks of 1 step up to all 13 (per step, 11 replicates
+  // take 528 bytes and their percentiles 480): parts of a chunk, whole
+  // chunks, several chunks and a partial last block; reads of 1 chunk or the
+  // default.
+  const ResultShape s{.steps = 13, .labs = 3, .tiers = 2, .named = 1, .questions = 0};
+  const auto all = replicates(s, 11);
+  const DistributionSummaries want = brute_summaries(all, s);
+  std::vector<DistributionSummaries> got;
+  for (const std::int64_t chunk : {1, 2, 4, 5, 16}) {
+    for (const size_t bytes :
+         {size_t{1}, size_t{3000}, size_t{5000}, size_t{6100}, sm::kDefaultBlockBytes}) {
+      for (const size_t reads : {size_t{1}, sm::kDefaultChunksPerRead}) {
+        talentsim::layout::time_chunk_steps = chunk;
+        sm::block_bytes = bytes;
+        sm::chunks_per_read = reads;
+        SCOPED_TRACE(testing::Message() << "chunk " << chunk << ", block bytes " << bytes
+                                        << ", chunks per read " << reads);
+        got.push_back(write_and_summarize(s, all));
+        expect_same_summaries(got.back(), want);
+        // Bit for bit, -0.0 and NaN included.
+        EXPECT_TRUE(bit_identical(got.back().headcount, got.front().headcount));
+        EXPECT_TRUE(bit_identical(got.back().total_headcount, got.front().total_headcount));
+        EXPECT_TRUE(bit_identical(got.back().share, got.front().share));
+      }
+    }
+  }
+}
+
+TEST_F(Summaries, BlocksAreWholeChunksOrPartsOfOne) {
+  using talentsim::summaries::steps_per_block;
+  const ResultShape s{.steps = 157, .labs = 10, .tiers = 3, .named = 0, .questions = 0};
+  // 200 bytes per replicate and step, 2,000 of percentiles, 16 MiB: all
+  // steps, then 5 chunks of 16 in each of 2 blocks, then one chunk, then
+  // half of one.
+  EXPECT_EQ(steps_per_block(100, s, 16), 157);
+  EXPECT_EQ(steps_per_block(1000, s, 16), 80);
+  EXPECT_EQ(steps_per_block(5000, s, 16), 16);
+  EXPECT_EQ(steps_per_block(10'000, s, 16), 8);
+  for (const size_t bytes : {size_t{1}, size_t{100'000}, size_t{1} << 20, size_t{16} << 20}) {
+    talentsim::summaries::block_bytes = bytes;
+    for (const std::int64_t chunk : {1, 5, 16, 157, 200}) {
+      for (const std::int64_t r : {1, 10, 100, 1000, 10'000, 100'000}) {
+        const std::int64_t b = steps_per_block(r, s, chunk);
+        const std::int64_t c = std::min<std::int64_t>(chunk, s.steps);
+        SCOPED_TRACE(testing::Message() << bytes << " bytes, chunk " << chunk << ", " << r);
+        ASSERT_GE(b, 1);
+        ASSERT_LE(b, s.steps);
+        EXPECT_TRUE(b == s.steps || b % c == 0 || c % b == 0) << b;
+        const size_t per_step = size_t(r) * 200 + 2000;
+        EXPECT_TRUE(b == 1 || size_t(b) * per_step <= bytes) << b;
+        // Never fewer steps than the cap and the chunks allow.
+        if (size_t(c) * per_step <= bytes) {
+          EXPECT_GE(b, c);
+        }
+      }
+    }
+  }
+}
+
+TEST_F(Summaries, TimeVariablesAreChunkedBySteps) {
+  const ResultShape s{.steps = 40, .labs = 3, .tiers = 2, .named = 2, .questions = 1};
+  const fs::path dest = dir_ / "chunks.h5";
+  for (const std::int64_t chunk : {talentsim::layout::kTimeChunkSteps, std::int64_t{64}}) {
+    talentsim::layout::time_chunk_steps = chunk;
+    const hsize_t tc = hsize_t(std::min<std::int64_t>(chunk, s.steps));
+    fs::remove(dest);
+    ResultsWriter writer(dest, sample_meta(s, 2), s, false);
+    for (std::int64_t r = 0; r < 2; ++r) writer.write(sample_replicate(r, s));
+    writer.commit();
+
+    const std::vector<std::pair<const char*, std::vector<hsize_t>>> want = {
+        {"headcount", {1, tc, 3, 2}}, {"hires", {1, tc, 3, 2}},  {"departures", {1, tc, 3, 2}},
+        {"star_power", {1, tc, 3}},   {"named_lab", {1, tc, 2}}, {"flows", {1, 3, 3, 2}},
+        {"question_value", {1, 1}}};
+    const hid_t file = H5Fopen(dest.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    ASSERT_GE(file, 0);
+    for (const auto& [name, dims] : want) {
+      SCOPED_TRACE(testing::Message() << name << ", chunk " << chunk);
+      const hid_t dataset = H5Dopen2(file, name, H5P_DEFAULT);
+      ASSERT_GE(dataset, 0);
+      const hid_t dcpl = H5Dget_create_plist(dataset);
+      EXPECT_EQ(H5Pget_layout(dcpl), H5D_CHUNKED);
+      std::vector<hsize_t> got(4, 0);
+      const int rank = H5Pget_chunk(dcpl, 4, got.data());
+      ASSERT_GE(rank, 0);
+      got.resize(size_t(rank));
+      EXPECT_EQ(got, dims);
+      EXPECT_EQ(H5Pget_nfilters(dcpl), 2);  // shuffle, deflate
+      H5Pclose(dcpl);
+      H5Dclose(dataset);
+    }
+    H5Fclose(file);
+  }
 }
 
 TEST_F(Summaries, AreNaNWithoutReplicates) {

@@ -33,6 +33,7 @@
 #include <hdf5_hl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -59,10 +60,36 @@ using layout::Dim;
 
 namespace {
 
-// Chunks hold one replicate; a replicate's slab larger than this is split
-// along its second dimension (time) to keep chunks well under HDF5's 4 GiB.
+// Chunks hold one replicate (and, on time, layout::time_chunk_steps steps);
+// a chunk larger than this is halved along its second dimension to keep
+// chunks well under HDF5's 4 GiB.
 constexpr size_t kMaxChunkBytes = size_t{64} << 20;
 constexpr unsigned kDeflateLevel = 4;
+
+// HDF5's metadata cache, fixed in size rather than adaptive (up to 32 MiB
+// by default). The chunk index is a version-1 B-tree whose nodes take about
+// 5 times in memory what they count against the cache (each of a node's 65
+// keys has room for 33 coordinates whatever the rank): some 280 bytes per
+// chunk, and there are R * (4 ceil(T / Tc) + 2) chunks. The summaries walk
+// the whole index of headcount and star_power once per block, so an
+// adaptive cache ends up holding all of it (50 MB at 5,000 replicates with
+// Tc = 8), and memory grows with the replicates. Writes and summaries both
+// visit the index in order, so a small cache serves them as fast.
+constexpr size_t kMetadataCacheBytes = size_t{512} << 10;
+
+void set_metadata_cache(hid_t fapl, const std::string& context) {
+  H5AC_cache_config_t config{};
+  config.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+  h5::check(H5Pget_mdc_config(fapl, &config), context);
+  config.set_initial_size = true;
+  config.initial_size = kMetadataCacheBytes;
+  config.min_size = kMetadataCacheBytes;
+  config.max_size = kMetadataCacheBytes;
+  config.incr_mode = H5C_incr__off;
+  config.flash_incr_mode = H5C_flash_incr__off;
+  config.decr_mode = H5C_decr__off;
+  h5::check(H5Pset_mdc_config(fapl, &config), context);
+}
 
 std::string iso_utc_now() {
   const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
@@ -119,20 +146,29 @@ std::vector<hsize_t> extent(int rank, const Dims& dims, std::int64_t replicates,
   return out;
 }
 
-// A dataset of the given extent; chunked one slab of the first dimension
-// (a replicate) per chunk and compressed when `by_replicate` and no
-// dimension is empty; otherwise contiguous.
+// How a dataset is stored: contiguous, or chunked and compressed with one
+// replicate (a slab of the first dimension) per chunk, split along the
+// second dimension (time) into layout::time_chunk_steps steps for
+// `by_replicate_and_time`.
+enum class Storage { contiguous, by_replicate, by_replicate_and_time };
+
+// A dataset of the given extent, stored as asked; contiguous regardless
+// when a dimension is empty.
 Handle create_dataset(hid_t location, const char* name, hid_t type,
-                      const std::vector<hsize_t>& dims, bool by_replicate,
+                      const std::vector<hsize_t>& dims, Storage storage,
                       const std::string& context) {
   Handle dcpl = h5::check_plist(H5Pcreate(H5P_DATASET_CREATE), context);
   h5::check(H5Pset_attr_creation_order(dcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
             context);
   bool empty = false;
   for (hsize_t d : dims) empty = empty || d == 0;
-  if (by_replicate && !empty) {
+  if (storage != Storage::contiguous && !empty) {
     std::vector<hsize_t> chunk = dims;
     chunk[0] = 1;
+    if (storage == Storage::by_replicate_and_time && chunk.size() > 1) {
+      chunk[1] = std::clamp<hsize_t>(hsize_t(std::max<std::int64_t>(layout::time_chunk_steps, 1)),
+                                     1, chunk[1]);
+    }
     auto bytes = [&] {
       size_t n = H5Tget_size(type);
       for (hsize_t c : chunk) n *= c;
@@ -144,9 +180,10 @@ Handle create_dataset(hid_t location, const char* name, hid_t type,
     h5::check(H5Pset_shuffle(dcpl.get()), context);
     h5::check(H5Pset_deflate(dcpl.get(), kDeflateLevel), context);
   }
-  // No chunk cache: every write covers whole chunks, so they go straight to
-  // the file instead of waiting in memory for a flush; and the summaries
-  // read each chunk once per block of time steps, never again soon after.
+  // No chunk cache: write() covers whole chunks (all of an edge chunk that
+  // lies in the dataset), so they go straight to the file instead of
+  // waiting in memory for a flush; and the summaries read each chunk once
+  // per block of time steps, never again soon after.
   Handle dapl = h5::check_plist(H5Pcreate(H5P_DATASET_ACCESS), context);
   h5::check(
       H5Pset_chunk_cache(dapl.get(), H5D_CHUNK_CACHE_NSLOTS_DEFAULT, 0, H5D_CHUNK_CACHE_W0_DEFAULT),
@@ -280,6 +317,7 @@ void ResultsWriter::Impl::create_file() {
             context);
   Handle fapl = h5::check_plist(H5Pcreate(H5P_FILE_ACCESS), context);
   h5::check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), context);
+  set_metadata_cache(fapl.get(), context);
   file =
       h5::check_file(H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()), context);
   created_file = true;
@@ -369,7 +407,8 @@ Handle ResultsWriter::Impl::create_coordinate(Run& run, Dim d) {
   Handle dataset;
   switch (d) {
     case Dim::replicate: {
-      dataset = create_dataset(run.location, name, H5T_STD_I64LE, dims, false, context);
+      dataset =
+          create_dataset(run.location, name, H5T_STD_I64LE, dims, Storage::contiguous, context);
       std::vector<std::int64_t> values(dims[0]);
       for (size_t r = 0; r < values.size(); ++r) values[r] = std::int64_t(r);
       write_all(dataset.get(), H5T_NATIVE_INT64, values.data(), values.size(), context);
@@ -378,7 +417,8 @@ Handle ResultsWriter::Impl::create_coordinate(Run& run, Dim d) {
       break;
     }
     case Dim::time: {
-      dataset = create_dataset(run.location, name, H5T_STD_I32LE, dims, false, context);
+      dataset =
+          create_dataset(run.location, name, H5T_STD_I32LE, dims, Storage::contiguous, context);
       std::vector<std::int32_t> days(dims[0]);
       for (size_t t = 0; t < days.size(); ++t) days[t] = std::int32_t(t) * meta.step_days;
       write_all(dataset.get(), H5T_NATIVE_INT32, days.data(), days.size(), context);
@@ -420,7 +460,8 @@ Handle ResultsWriter::Impl::create_coordinate(Run& run, Dim d) {
       description = "identifier of the forecast question";
       break;
     case Dim::quantile:
-      dataset = create_dataset(run.location, name, H5T_IEEE_F64LE, dims, false, context);
+      dataset =
+          create_dataset(run.location, name, H5T_IEEE_F64LE, dims, Storage::contiguous, context);
       write_all(dataset.get(), H5T_NATIVE_DOUBLE, kSummaryQuantiles, kSummaryQuantileCount,
                 context);
       long_name = "quantile";
@@ -429,7 +470,7 @@ Handle ResultsWriter::Impl::create_coordinate(Run& run, Dim d) {
   }
   if (labels != nullptr) {
     Handle type = h5::variable_string_type();
-    dataset = create_dataset(run.location, name, type.get(), dims, false, context);
+    dataset = create_dataset(run.location, name, type.get(), dims, Storage::contiguous, context);
     write_labels(dataset.get(), *labels, context);
   }
   h5::check(H5DSset_scale(dataset.get(), name), context);
@@ -454,12 +495,14 @@ void ResultsWriter::Impl::create_question_variables(Run& run, const Handle& scal
     Handle dataset;
     if (v.text != nullptr) {
       Handle type = h5::variable_string_type();
-      dataset = create_dataset(run.location, v.name, type.get(), dims, false, context);
+      dataset =
+          create_dataset(run.location, v.name, type.get(), dims, Storage::contiguous, context);
       std::vector<std::string> values;
       for (const QuestionInfo& q : questions) values.push_back(q.*v.text);
       write_labels(dataset.get(), values, context);
     } else {
-      dataset = create_dataset(run.location, v.name, H5T_IEEE_F64LE, dims, false, context);
+      dataset =
+          create_dataset(run.location, v.name, H5T_IEEE_F64LE, dims, Storage::contiguous, context);
       std::vector<double> values;
       for (const QuestionInfo& q : questions) values.push_back(q.*v.real);
       write_all(dataset.get(), H5T_NATIVE_DOUBLE, values.data(), values.size(), context);
@@ -478,7 +521,9 @@ void ResultsWriter::Impl::create_variables(Run& run,
         fmt::format("cannot create variable '{}' in {}", v.name, where(run));
     run.extents[i] = extent(v.rank, v.dims, run.meta.replicates, run.shape);
     const hid_t type = v.ints != nullptr ? H5T_STD_I32LE : H5T_IEEE_F64LE;
-    run.variables[i] = create_dataset(run.location, v.name, type, run.extents[i], true, context);
+    const Storage storage =
+        v.dims[1] == Dim::time ? Storage::by_replicate_and_time : Storage::by_replicate;
+    run.variables[i] = create_dataset(run.location, v.name, type, run.extents[i], storage, context);
     for (int axis = 0; axis < v.rank; ++axis) {
       const Handle& scale = scales[size_t(v.dims[size_t(axis)])];
       h5::check(H5DSattach_scale(run.variables[i].get(), scale.get(), unsigned(axis)), context);
@@ -499,7 +544,8 @@ void ResultsWriter::Impl::create_summaries(Run& run,
     const std::string context =
         fmt::format("cannot create variable '{}' in {}", v.name, where(run));
     const std::vector<hsize_t> dims = extent(v.rank, v.dims, run.meta.replicates, run.shape);
-    run.summaries[i] = create_dataset(run.location, v.name, H5T_IEEE_F64LE, dims, false, context);
+    run.summaries[i] =
+        create_dataset(run.location, v.name, H5T_IEEE_F64LE, dims, Storage::contiguous, context);
     for (int axis = 0; axis < v.rank; ++axis) {
       const Handle& scale = scales[size_t(v.dims[size_t(axis)])];
       h5::check(H5DSattach_scale(run.summaries[i].get(), scale.get(), unsigned(axis)), context);

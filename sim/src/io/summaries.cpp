@@ -14,6 +14,7 @@
 namespace talentsim::summaries {
 
 std::size_t block_bytes = kDefaultBlockBytes;
+std::size_t chunks_per_read = kDefaultChunksPerRead;
 
 void percentiles(std::span<double> values, std::span<double, kSummaryQuantileCount> out) {
   const bool any_nan =
@@ -52,9 +53,6 @@ void percentiles(std::span<double> values, std::span<double, kSummaryQuantileCou
 
 namespace {
 
-// Replicates per HDF5 read of a block.
-constexpr std::size_t kReplicatesPerRead = 256;
-
 // Bytes a block needs per time step: the values read back for every
 // replicate and the percentiles computed from them.
 std::size_t bytes_per_step(std::int64_t replicates, const ResultShape& s) {
@@ -66,16 +64,39 @@ std::size_t bytes_per_step(std::int64_t replicates, const ResultShape& s) {
   return read + written;
 }
 
+// The extent along time (the second dimension) of the chunks of `dataset`;
+// 0 when it is not chunked.
+std::int64_t time_chunk(hid_t dataset, const std::string& context) {
+  h5::Handle dcpl = h5::check_plist(H5Dget_create_plist(dataset), context);
+  if (H5Pget_layout(dcpl.get()) != H5D_CHUNKED) return 0;
+  std::array<hsize_t, 4> chunk{};
+  const int rank = H5Pget_chunk(dcpl.get(), int(chunk.size()), chunk.data());
+  if (rank < 0) h5::fail(context);
+  return rank >= 2 ? std::int64_t(chunk[1]) : 0;
+}
+
 }  // namespace
 
-std::int64_t steps_per_block(std::int64_t replicates, const ResultShape& shape) {
+std::int64_t steps_per_block(std::int64_t replicates, const ResultShape& shape,
+                             std::int64_t chunk_steps) {
   const std::size_t per_step = bytes_per_step(replicates, shape);
   const std::int64_t steps = std::max(shape.steps, 1);
   const std::int64_t fit = std::clamp<std::int64_t>(
       per_step == 0 ? steps : std::int64_t(block_bytes / per_step), 1, steps);
-  // As many blocks as needed, of equal size (the last may be smaller).
-  const std::int64_t blocks = (steps + fit - 1) / fit;
-  return (steps + blocks - 1) / blocks;
+  if (fit == steps) return steps;
+  const std::int64_t chunk = std::clamp<std::int64_t>(chunk_steps, 1, steps);
+  if (fit < chunk) {
+    // Part of a chunk: the most steps that divide it, so that no block
+    // straddles two chunks.
+    std::int64_t b = fit;
+    while (chunk % b != 0) --b;
+    return b;
+  }
+  // Whole chunks, as many blocks as needed, each of as equal a number of
+  // chunks as may be (the last may be smaller, and end in a partial chunk).
+  const std::int64_t chunks = (steps + chunk - 1) / chunk;
+  const std::int64_t blocks = (chunks + fit / chunk - 1) / (fit / chunk);
+  return std::min(steps, (chunks + blocks - 1) / blocks * chunk);
 }
 
 void compute(hid_t headcount, hid_t star_power, hid_t headcount_q, hid_t total_q, hid_t share_q,
@@ -84,11 +105,17 @@ void compute(hid_t headcount, hid_t star_power, hid_t headcount_q, hid_t total_q
   const std::size_t R = std::size_t(replicates);
   const std::size_t L = std::size_t(s.labs);
   const std::size_t K = std::size_t(s.tiers);
-  const std::int64_t block = steps_per_block(replicates, s);
   const std::string read_context =
       fmt::format("cannot read back the results in {} to summarize them", where);
   const std::string write_context =
       fmt::format("cannot write the distribution summaries to {}", where);
+  const std::int64_t chunk = time_chunk(headcount, read_context);
+  const std::int64_t block = steps_per_block(replicates, s, chunk);
+  // Chunks of each replicate a block touches (blocks are aligned to chunks)
+  // and so replicates per read.
+  const std::int64_t chunks_per_block = chunk > 0 ? (block + chunk - 1) / chunk : 1;
+  const std::size_t replicates_per_read =
+      std::max<std::size_t>(1, chunks_per_read / std::size_t(chunks_per_block));
 
   std::vector<std::int32_t> counts(R * std::size_t(block) * L * K);
   std::vector<double> powers(R * std::size_t(block) * L);
@@ -100,10 +127,8 @@ void compute(hid_t headcount, hid_t star_power, hid_t headcount_q, hid_t total_q
 
   for (std::int64_t first = 0; first < s.steps; first += block) {
     const std::size_t B = std::size_t(std::min<std::int64_t>(block, s.steps - first));
-    // A few replicates per read: HDF5 keeps bookkeeping for every chunk a
-    // read touches, which would otherwise grow with the replicates.
-    for (std::size_t r0 = 0; r0 < R; r0 += kReplicatesPerRead) {
-      const std::size_t n = std::min(kReplicatesPerRead, R - r0);
+    for (std::size_t r0 = 0; r0 < R; r0 += replicates_per_read) {
+      const std::size_t n = std::min(replicates_per_read, R - r0);
       const std::array<hsize_t, 4> start = {r0, hsize_t(first), 0, 0};
       const std::array<hsize_t, 4> count = {n, B, L, K};
       h5::read_block(headcount, H5T_NATIVE_INT32, start, count, counts.data() + r0 * B * L * K,
