@@ -258,6 +258,14 @@ int do_summarize(const std::string& file, bool json) {
   return kExitOk;
 }
 
+// Options that run and compare share word for word.
+void add_execution_options(CLI::App* cmd, RunArgs& a) {
+  cmd->add_option("--threads", a.threads, "worker threads (default: every core)")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_flag("--force", a.force, "replace an existing results file");
+  cmd->add_flag("--quiet", a.quiet, "no progress output");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -277,12 +285,9 @@ int main(int argc, char** argv) {
   run_cmd->add_option("-r,--replicates", run.replicates,
                       "number of replicates (overrides the file)");
   run_cmd->add_option("--seed", run.seed, "random seed (overrides the file)");
-  run_cmd->add_option("--threads", run.threads, "worker threads (default: every core)")
-      ->check(CLI::Range(1, 4096));
   run_cmd->add_option("--set", run.common.sets,
                       "override a scenario value, e.g. market.star_magnet=1.5 (repeatable)");
-  run_cmd->add_flag("--force", run.force, "replace an existing results file");
-  run_cmd->add_flag("--quiet", run.quiet, "no progress output");
+  add_execution_options(run_cmd, run);
 
   RunArgs cmp;
   std::string whatif;
@@ -296,12 +301,9 @@ int main(int argc, char** argv) {
   compare_cmd->add_option("-r,--replicates", cmp.replicates,
                           "replicates of each (default: the baseline's)");
   compare_cmd->add_option("--seed", cmp.seed, "random seed of both (default: the baseline's)");
-  compare_cmd->add_option("--threads", cmp.threads, "worker threads (default: every core)")
-      ->check(CLI::Range(1, 4096));
   compare_cmd->add_option("--set", cmp.common.sets,
                           "override a value in both scenarios, e.g. market.star_magnet=1.5");
-  compare_cmd->add_flag("--force", cmp.force, "replace an existing results file");
-  compare_cmd->add_flag("--quiet", cmp.quiet, "no progress output");
+  add_execution_options(compare_cmd, cmp);
 
   std::string summary_file;
   bool json = false;
