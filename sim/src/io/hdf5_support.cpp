@@ -347,12 +347,12 @@ std::vector<std::string> list_groups(hid_t location) {
 }
 
 void write_block(hid_t dataset, hid_t memory_type, std::span<const hsize_t> start,
-                 std::span<const hsize_t> count, const void* data, const std::string& context) {
+                 std::span<const hsize_t> count, const void* data, const std::string& context,
+                 hid_t transfer) {
   auto spaces = select_block(dataset, start, count, context);
   if (!spaces) return;
-  check(
-      H5Dwrite(dataset, memory_type, spaces->second.get(), spaces->first.get(), H5P_DEFAULT, data),
-      context);
+  check(H5Dwrite(dataset, memory_type, spaces->second.get(), spaces->first.get(), transfer, data),
+        context);
 }
 
 void read_block(hid_t dataset, hid_t memory_type, std::span<const hsize_t> start,
@@ -378,9 +378,9 @@ std::pair<std::vector<hsize_t>, std::vector<hsize_t>> slab(std::span<const hsize
 }  // namespace
 
 void write_slab(hid_t dataset, hid_t memory_type, std::span<const hsize_t> dims, hsize_t index,
-                const void* data, const std::string& context) {
+                const void* data, const std::string& context, hid_t transfer) {
   const auto [start, count] = slab(dims, index);
-  write_block(dataset, memory_type, start, count, data, context);
+  write_block(dataset, memory_type, start, count, data, context, transfer);
 }
 
 void read_slab(hid_t dataset, hid_t memory_type, std::span<const hsize_t> dims, hsize_t index,

@@ -118,10 +118,11 @@ std::vector<hsize_t> dataset_dims(hid_t dataset);
 std::vector<std::string> list_groups(hid_t location);
 
 // Moves the block of `dataset` starting at `start` with extent `count` to or
-// from a dense row-major buffer of that extent. Nothing is transferred when
-// the block is empty.
+// from a dense row-major buffer of that extent, writing with the transfer
+// property list `transfer`. Nothing is transferred when the block is empty.
 void write_block(hid_t dataset, hid_t memory_type, std::span<const hsize_t> start,
-                 std::span<const hsize_t> count, const void* data, const std::string& context);
+                 std::span<const hsize_t> count, const void* data, const std::string& context,
+                 hid_t transfer = H5P_DEFAULT);
 void read_block(hid_t dataset, hid_t memory_type, std::span<const hsize_t> start,
                 std::span<const hsize_t> count, void* data, const std::string& context);
 
@@ -129,7 +130,7 @@ void read_block(hid_t dataset, hid_t memory_type, std::span<const hsize_t> start
 // extent is `dims`, to or from a dense row-major buffer holding the remaining
 // dimensions. Nothing is transferred when the slab is empty.
 void write_slab(hid_t dataset, hid_t memory_type, std::span<const hsize_t> dims, hsize_t index,
-                const void* data, const std::string& context);
+                const void* data, const std::string& context, hid_t transfer = H5P_DEFAULT);
 void read_slab(hid_t dataset, hid_t memory_type, std::span<const hsize_t> dims, hsize_t index,
                void* data, const std::string& context);
 

@@ -91,6 +91,15 @@ void set_metadata_cache(hid_t fapl, const std::string& context) {
   h5::check(H5Pset_mdc_config(fapl, &config), context);
 }
 
+// Replicates arrive in about increasing order, but from several threads at
+// once, so chunks are added to each variable's chunk index (a B-tree) at
+// several places, each in increasing order. A node split in the middle of
+// the tree keeps half its entries by default, and then never gets more:
+// with 2 threads the file held 90 bytes of index and headers per chunk (a
+// sixth of it at Tc = 16). Keeping 90%, as HDF5 does at the right end,
+// makes that 68 and the file 4% smaller.
+constexpr double kBtreeSplitLeft = 0.1, kBtreeSplitMiddle = 0.9, kBtreeSplitRight = 0.9;
+
 std::string iso_utc_now() {
   const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm utc{};
@@ -277,6 +286,7 @@ struct ResultsWriter::Impl {
   std::string created = iso_utc_now();
 
   Handle file;
+  Handle transfer;  // for write()
   std::vector<Run> runs;
   bool created_file = false;
   bool committed = false;
@@ -321,6 +331,10 @@ void ResultsWriter::Impl::create_file() {
   file =
       h5::check_file(H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()), context);
   created_file = true;
+  transfer = h5::check_plist(H5Pcreate(H5P_DATASET_XFER), context);
+  h5::check(
+      H5Pset_btree_ratios(transfer.get(), kBtreeSplitLeft, kBtreeSplitMiddle, kBtreeSplitRight),
+      context);
 
   if (compare) {
     write_compare_attributes();
@@ -667,10 +681,10 @@ void ResultsWriter::write(const ReplicateResult& r, int run_index) {
                                             v.name, r.replicate, w.where(run));
     if (v.ints != nullptr) {
       h5::write_slab(run.variables[i].get(), H5T_NATIVE_INT32, run.extents[i], hsize_t(r.replicate),
-                     (r.*v.ints).data(), context);
+                     (r.*v.ints).data(), context, w.transfer.get());
     } else {
       h5::write_slab(run.variables[i].get(), H5T_NATIVE_DOUBLE, run.extents[i],
-                     hsize_t(r.replicate), (r.*v.reals).data(), context);
+                     hsize_t(r.replicate), (r.*v.reals).data(), context, w.transfer.get());
     }
   }
   run.written[size_t(r.replicate)] = true;

@@ -103,7 +103,7 @@ struct Variable {
 // entry, so a smaller Tc writes more slowly and makes bigger files: at
 // T = 157, L = 10, K = 3 a replicate takes 0.6 ms to write with whole-
 // replicate chunks, 1.0 ms with Tc = 32, 1.4 ms with 16 and 2.0 ms with 8,
-// and files grow by about 14%, 29% and 45%. 16 keeps the summaries to one
+// and files grow by about 11%, 23% and 44%. 16 keeps the summaries to one
 // pass over the data up to ~5,200 replicates, twice as many as 32. Tests
 // change time_chunk_steps; readers, the summaries included, take the
 // chunking from the file, so changing it needs no new file format version.
