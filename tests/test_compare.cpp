@@ -8,29 +8,12 @@
 namespace talentsim::test {
 namespace {
 
-RunMetadata metadata(const Scenario& s) {
-  RunMetadata m;
-  m.scenario_name = s.name;
-  m.replicates = s.replicates;
-  m.seed = s.seed;
-  for (const auto& l : s.labs) m.lab_names.push_back(l.name);
-  for (const auto& q : s.questions) {
-    QuestionInfo info;
-    info.id = q.id;
-    info.metric = to_string(q.metric);
-    if (q.at_least) info.at_least = *q.at_least;
-    if (q.at_most) info.at_most = *q.at_most;
-    m.questions.push_back(info);
-  }
-  return m;
-}
-
 RunAccumulator accumulate(const Scenario& s, std::uint64_t seed, std::int64_t replicates) {
   Scenario copy = s;
   copy.seed = seed;
   copy.replicates = replicates;
   const Model model(copy);
-  RunAccumulator acc(metadata(copy), model.shape());
+  RunAccumulator acc(run_metadata(copy, ""), model.shape());
   run_ensemble(model, {.first = 0, .count = replicates, .seed = seed, .threads = 2},
                [&](ReplicateResult&& r) { acc.add(r); });
   return acc;

@@ -134,31 +134,6 @@ std::filesystem::path destination_for(const RunArgs& a, const std::string& stem)
   return destination;
 }
 
-RunMetadata metadata_of(const Scenario& s, const std::string& command_line) {
-  RunMetadata meta;
-  meta.scenario_name = s.name;
-  meta.start_date = to_iso(s.start);
-  meta.step_days = s.step_days;
-  for (const auto& l : s.labs) meta.lab_names.push_back(l.name);
-  for (const auto& t : s.tiers) meta.tier_names.push_back(t.name);
-  for (const auto& r : s.researchers) meta.named_names.push_back(r.name);
-  for (const auto& q : s.questions) {
-    QuestionInfo info;
-    info.id = q.id;
-    info.text = q.text;
-    info.metric = to_string(q.metric);
-    info.lab = s.labs[q.lab].name;
-    if (q.at_least) info.at_least = *q.at_least;
-    if (q.at_most) info.at_most = *q.at_most;
-    meta.questions.push_back(info);
-  }
-  meta.replicates = s.replicates;
-  meta.seed = s.seed;
-  meta.scenario_text = s.source_text;
-  meta.command_line = command_line;
-  return meta;
-}
-
 // Runs every replicate of the model into part `run` of the writer, and
 // returns what the report needs.
 RunAccumulator simulate(const Model& model, const RunMetadata& meta, ResultsWriter& writer, int run,
@@ -186,7 +161,7 @@ int do_run(const RunArgs& a, const std::string& command_line) {
   apply_size(s, a);
   const auto destination = destination_for(a, file_stem(s.name));
   const auto t0 = std::chrono::steady_clock::now();
-  const RunMetadata meta = metadata_of(s, command_line);
+  const RunMetadata meta = run_metadata(s, command_line);
   const Model model(s);
   ResultsWriter writer(destination, meta, model.shape(), a.force);
   const RunAccumulator acc = simulate(model, meta, writer, 0, a, "");
@@ -215,8 +190,8 @@ int do_compare(const RunArgs& a, const std::string& whatif_path, const std::stri
   const auto destination =
       destination_for(a, file_stem(base.name) + "_vs_" + file_stem(whatif.name));
   const auto t0 = std::chrono::steady_clock::now();
-  const RunMetadata base_meta = metadata_of(base, command_line);
-  const RunMetadata whatif_meta = metadata_of(whatif, command_line);
+  const RunMetadata base_meta = run_metadata(base, command_line);
+  const RunMetadata whatif_meta = run_metadata(whatif, command_line);
   const Model base_model(base), whatif_model(whatif);
   ResultsWriter writer(destination, base_meta, base_model.shape(), whatif_meta,
                        whatif_model.shape(), command_line, a.force);

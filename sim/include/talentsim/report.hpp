@@ -11,6 +11,7 @@
 
 #include "talentsim/result.hpp"
 #include "talentsim/results_file.hpp"
+#include "talentsim/scenario.hpp"
 
 namespace talentsim {
 
@@ -62,6 +63,9 @@ struct RunReport {
   std::vector<LabSummary> labs;
   std::vector<QuestionSummary> questions;
 };
+
+// What a results file and the reports record about a run of `s`.
+RunMetadata run_metadata(const Scenario& s, const std::string& command_line);
 
 // Collects what the reports need from each replicate: end-of-run headcount
 // per lab and question values (a few numbers per replicate), and exact

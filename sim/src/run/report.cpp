@@ -56,6 +56,31 @@ Interval paired_difference_interval(std::int64_t both, std::int64_t first_only,
 
 // ---- one run ----------------------------------------------------------------
 
+RunMetadata run_metadata(const Scenario& s, const std::string& command_line) {
+  RunMetadata meta;
+  meta.scenario_name = s.name;
+  meta.start_date = to_iso(s.start);
+  meta.step_days = s.step_days;
+  for (const auto& l : s.labs) meta.lab_names.push_back(l.name);
+  for (const auto& t : s.tiers) meta.tier_names.push_back(t.name);
+  for (const auto& r : s.researchers) meta.named_names.push_back(r.name);
+  for (const auto& q : s.questions) {
+    QuestionInfo info;
+    info.id = q.id;
+    info.text = q.text;
+    info.metric = to_string(q.metric);
+    info.lab = s.labs[q.lab].name;
+    if (q.at_least) info.at_least = *q.at_least;
+    if (q.at_most) info.at_most = *q.at_most;
+    meta.questions.push_back(info);
+  }
+  meta.replicates = s.replicates;
+  meta.seed = s.seed;
+  meta.scenario_text = s.source_text;
+  meta.command_line = command_line;
+  return meta;
+}
+
 RunAccumulator::RunAccumulator(const RunMetadata& meta, ResultShape shape)
     : meta_(meta),
       shape_(shape),
