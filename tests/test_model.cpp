@@ -56,6 +56,55 @@ labs:
   EXPECT_GT(std::abs(p_after - p), 10 * se);
 }
 
+// Entry over many steps: tenures cross the cliff while the run goes and a
+// policy changes the lab's attrition and cliff factor at step 10, so every
+// researcher's per-step entry probability changes at known times. Everyone
+// who enters leaves A for good, so the departures of step t are
+//   E[dep_t] / N = mean over tau0 of  prod_{s<t} (1 - p(tau0 + s, s)) * p(tau0 + t, t),
+// with tau0 uniform on 0..207 and p(tau, t) from the rates in force at t.
+TEST(ClosedForm, MarketEntryOverManyStepsFollowsTheCliffAndPolicyChanges) {
+  const Scenario s = scenario(R"(
+name: entry_clock
+start: 2026-01-01
+end: 2026-07-30
+tiers: [{name: r, search_rate: 2.0, reputation: {median: 1, sigma: 0}}]
+tastes: {prestige: {mean: 1, sd: 0}}
+market: {cliff_years: 1.0, cliff_factor: 0.25}
+labs:
+  - {name: A, headcount: {r: 20000}, comp: {r: 1}, attrition: 1.5}
+  - {name: B, comp: {r: 1}, prestige: 60, attrition: 0.01}
+events:
+  - {date: 2026-03-12, type: policy, lab: A, attrition: 4.0, cliff_factor: 0.05}
+)");
+  const Model model(s);
+  const int T = s.steps, R = 10, N = 20000;
+  ASSERT_EQ(T, 30);
+  const double D = 7, cliff = 365.25 / D;
+  auto p = [&](int tau, int t) {
+    const double attrition = t < 10 ? 1.5 : 4.0, cliff_factor = t < 10 ? 0.25 : 0.05;
+    const double rate = 2.0 * attrition * (tau < cliff ? cliff_factor : 1.0);
+    return 1 - std::exp(-rate * D / 365.25);
+  };
+  const int span = static_cast<int>(std::floor(4 * 365.25 / D));
+  std::vector<double> expected(T, 0.0);
+  for (int tau0 = 0; tau0 < span; ++tau0) {
+    double survive = 1;
+    for (int t = 0; t < T; ++t) {
+      expected[t] += survive * p(tau0 + t, t) / span;
+      survive *= 1 - p(tau0 + t, t);
+    }
+  }
+  std::vector<MeanSe> observed(T);
+  for (const auto& r : run_all(model, R, 11))
+    for (int t = 0; t < T; ++t) observed[t].add(total(r.departures, r, t, 0) / double(N));
+  for (int t = 0; t < T; ++t) {
+    const double e = expected[t], se = std::sqrt(e * (1 - e) / (double(N) * R));
+    EXPECT_NEAR(observed[t].mean(), e, 4 * se) << "step " << t;
+  }
+  // The policy matters: the rate at step 10 jumps well beyond the noise.
+  EXPECT_GT(expected[10] - expected[9], 20 * std::sqrt(expected[9] / (double(N) * R)));
+}
+
 // ---------------------------------------------------------------------------
 // Logit choice with known utilities. Everyone at X is displaced by its
 // closure at the first step; search rates are 0, so nobody else moves.

@@ -7,10 +7,10 @@
 namespace talentsim {
 
 struct ResultShape {
-  int steps = 0;  // T
-  int labs = 0;   // L
-  int tiers = 0;  // K
-  int named = 0;  // N
+  int steps = 0;      // T
+  int labs = 0;       // L
+  int tiers = 0;      // K
+  int named = 0;      // N
   int questions = 0;  // Q
 };
 
@@ -24,6 +24,9 @@ struct ReplicateResult {
   std::vector<std::int32_t> named_lab;   // [T][N]: lab index, -1 when nowhere
   std::vector<std::int32_t> flows;       // [L][L][K]: from_lab, to_lab, tier; whole run
   std::vector<double> question_value;    // [Q]: each forecast question's value
+  // Work done, for benchmarks (not written to results files): researchers
+  // who made a market choice (step 4), summed over the run.
+  std::int64_t market_decisions = 0;
 
   ReplicateResult() = default;
   explicit ReplicateResult(ResultShape s)

@@ -26,8 +26,9 @@ enum class Purpose : std::uint32_t {
   Taste = 2,
   Tenure = 3,
   Ties = 4,
-  Entry = 16,   // market entry and following, one call per researcher per step
+  Entry = 16,   // market-entry clock: one Exp(1) threshold per clock start (index = that step)
   Choice = 17,  // logit choice and capacity priority
+  Follow = 18,  // following a tie who moved in the previous step
 };
 
 inline constexpr std::uint32_t kMaxStreamIndex = 1u << 24;
@@ -62,6 +63,11 @@ inline double uniform01(std::uint32_t hi, std::uint32_t lo) {
 inline double uniform_open01(std::uint32_t hi, std::uint32_t lo) {
   const std::uint64_t x = (static_cast<std::uint64_t>(hi) << 32 | lo) >> 11;
   return (static_cast<double>(x) + 0.5) * 0x1.0p-53;
+}
+
+// Exp(1) from two words: never 0 or infinite.
+inline double standard_exponential(std::uint32_t hi, std::uint32_t lo) {
+  return -std::log(uniform_open01(hi, lo));
 }
 
 // Two independent standard normals from four words (Box-Muller).

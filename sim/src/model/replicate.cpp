@@ -1,0 +1,539 @@
+#include "replicate.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include "talentsim/errors.hpp"
+
+namespace talentsim::detail {
+
+std::int32_t first_entry_step(std::int64_t start, double threshold, double hazard_before,
+                              double hazard_after, std::int64_t cliff_end, std::int32_t steps) {
+  // Fires in the step start + j with j = floor(threshold / h) under a
+  // constant hazard h: P(j) = exp(-j h) (1 - exp(-h)), the geometric law of
+  // a Bernoulli(1 - exp(-h)) process.
+  std::int64_t s = start;
+  if (s < cliff_end) {
+    const std::int64_t span = cliff_end - s;
+    if (hazard_before > 0) {
+      const double j = std::floor(threshold / hazard_before);
+      if (j < static_cast<double>(span)) {
+        const std::int64_t at = s + static_cast<std::int64_t>(j);
+        return at < steps ? static_cast<std::int32_t>(at) : kNoEntry;
+      }
+      threshold = std::max(0.0, threshold - static_cast<double>(span) * hazard_before);
+    }
+    s = cliff_end;
+  }
+  if (s >= steps || !(hazard_after > 0)) return kNoEntry;
+  const double j = std::floor(threshold / hazard_after);
+  if (j >= static_cast<double>(steps - s)) return kNoEntry;
+  return static_cast<std::int32_t>(s + static_cast<std::int64_t>(j));
+}
+
+double hazard_between(std::int64_t from, std::int64_t to, double hazard_before, double hazard_after,
+                      std::int64_t cliff_end) {
+  if (to <= from) return 0;
+  const std::int64_t before = std::clamp<std::int64_t>(cliff_end - from, 0, to - from);
+  const std::int64_t after = (to - from) - before;
+  return (before > 0 ? static_cast<double>(before) * hazard_before : 0.0) +
+         (after > 0 ? static_cast<double>(after) * hazard_after : 0.0);
+}
+
+namespace {
+
+// Flags of a researcher for the current step.
+enum : std::uint8_t {
+  kForced = 1,     // moved by a move or found event: not on the market at all
+  kPoached = 2,    // targeted by a poach event
+  kDisplaced = 4,  // their lab closed
+  kMovedNow = 8,   // moved during this step (by any cause)
+  kOnMarket = 16,  // on the market this step
+  kReclock = 32,   // needs a fresh entry clock from the next step
+};
+
+}  // namespace
+
+Replicate::Replicate(const Model& model, std::uint64_t seed, std::int64_t replicate,
+                     MoveObserver* observer)
+    : m_(model),
+      s_(model.scenario()),
+      ids_(model.identities()),
+      streams_(seed, static_cast<std::uint64_t>(replicate)),
+      pop_(model.draw_population(seed, replicate)),
+      observer_(observer),
+      L_(s_.lab_count()),
+      K_(s_.tier_count()),
+      star_(s_.star_tier()),
+      result_(model.shape()) {
+  result_.replicate = replicate;
+  const std::size_t n = ids_.size();
+  lab_.resize(n);
+  anchor_.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    lab_[i] = ids_[i].lab;
+    anchor_[i] = -pop_.tenure[i];
+  }
+  clock_start_.assign(n, 0);
+  clock_left_.assign(n, 0);
+  entry_step_.assign(n, kNoEntry);
+  flags_.assign(n, 0);
+  follow_count_.assign(n, 0);
+
+  counts_.assign(static_cast<std::size_t>(L_) * K_, 0);
+  lab_total_.assign(L_, 0);
+  star_count_.assign(L_, 0);
+  power_.assign(L_, {});
+  mass_.assign(L_, {});
+  for (std::size_t i = 0; i < n; ++i) {
+    const int l = lab_[i];
+    if (l < 0) continue;
+    const int k = ids_[i].tier;
+    ++counts_[lk(l, k)];
+    ++lab_total_[l];
+    power_[l].add(pop_.reputation[i]);
+    if (k == star_) {
+      ++star_count_[l];
+      mass_[l].add(pop_.reputation[i]);
+    }
+  }
+
+  open_.resize(L_);
+  funding0_.resize(L_);
+  funding_.resize(L_);
+  prestige_.resize(L_);
+  mission_.resize(L_);
+  openness_.resize(L_);
+  attrition_.resize(L_);
+  cliff_factor_.resize(L_);
+  comp_mult_.assign(static_cast<std::size_t>(L_) * K_, 1.0);
+  for (int l = 0; l < L_; ++l) {
+    const Lab& lab = s_.labs[l];
+    open_[l] = lab.open;
+    funding0_[l] = funding_[l] = lab.funding;
+    prestige_[l] = lab.prestige;
+    mission_[l] = lab.mission;
+    openness_[l] = lab.openness;
+    attrition_[l] = lab.attrition;
+    cliff_factor_[l] = lab.cliff_factor;
+  }
+
+  // Followers of each researcher: the reverse of the tie lists.
+  if (s_.market.follow_prob > 0 && !pop_.ties.empty()) {
+    follower_begin_.assign(n + 1, 0);
+    for (auto j : pop_.ties) ++follower_begin_[static_cast<std::size_t>(j) + 1];
+    std::partial_sum(follower_begin_.begin(), follower_begin_.end(), follower_begin_.begin());
+    followers_.resize(pop_.ties.size());
+    std::vector<std::int32_t> fill(follower_begin_.begin(), follower_begin_.end() - 1);
+    for (std::size_t i = 0; i < n; ++i)
+      for (auto t = pop_.tie_begin[i]; t < pop_.tie_begin[i + 1]; ++t)
+        followers_[fill[pop_.ties[t]]++] = static_cast<std::int32_t>(i);
+  }
+
+  step_fraction_ = s_.step_days / 365.25;
+  cliff_steps_ = s_.market.cliff_years * 365.25 / s_.step_days;
+  // Whole-step tenure tau is before the cliff iff tau < cliff_steps, i.e.
+  // tau < ceil(cliff_steps). Tenures are below 2^31 steps, so a cliff
+  // beyond that is the same as one at 2^31.
+  cliff_steps_ceil_ = static_cast<std::int64_t>(std::ceil(std::min(cliff_steps_, 0x1p31)));
+  hazard_.assign(static_cast<std::size_t>(L_) * K_ * 2, 0.0);
+  for (int l = 0; l < L_; ++l) update_hazards(l);
+
+  calendar_.assign(static_cast<std::size_t>(s_.steps), {});
+  for (std::size_t i = 0; i < n; ++i)
+    if (lab_[i] >= 0) start_clock(static_cast<std::int32_t>(i), 0);
+
+  star_power_.assign(L_, 0);
+  star_mass_.assign(L_, 0);
+  lab_counts_.assign(L_, 0);
+  attributes_.resize(static_cast<std::size_t>(L_) * K_);
+  utility_.resize(L_);
+  tie_count_.assign(L_, 0);
+  applicants_.resize(L_);
+}
+
+ReplicateResult Replicate::run() {
+  for (int t = 0; t < s_.steps; ++t) step(t);
+  return std::move(result_);
+}
+
+void Replicate::step(int t) {
+  begin_step(t);
+  market_entry(t);
+  choose_all(t);
+  finish_step(t);
+}
+
+// Per-step hazard h = lambda D / 365.25 of lab l's researchers of tier k,
+// so that the entry probability is p = 1 - exp(-h) (MODEL.md section 1).
+void Replicate::update_hazards(int l) {
+  for (int k = 0; k < K_; ++k) {
+    const double h = s_.tiers[k].search_rate * attrition_[l] * step_fraction_;
+    hazard_[lk(l, k) * 2 + 0] = h;
+    hazard_[lk(l, k) * 2 + 1] = h * cliff_factor_[l];
+  }
+}
+
+void Replicate::start_clock(std::int32_t i, std::int32_t start) {
+  if (start >= s_.steps) {
+    entry_step_[i] = kNoEntry;
+    return;
+  }
+  const auto w = streams_.bits(ids_[i].who, Purpose::Entry, static_cast<std::uint32_t>(start));
+  schedule(i, start, standard_exponential(w[0], w[1]));
+}
+
+void Replicate::schedule(std::int32_t i, std::int32_t start, double threshold) {
+  const int l = lab_[i], k = ids_[i].tier;
+  clock_start_[i] = start;
+  clock_left_[i] = threshold;
+  const std::int32_t at = first_entry_step(start, threshold, hazard(l, k, true),
+                                           hazard(l, k, false), cliff_end(i), s_.steps);
+  entry_step_[i] = at;
+  if (at != kNoEntry) calendar_[static_cast<std::size_t>(at)].push_back(i);
+}
+
+void Replicate::mark(std::int32_t i, std::uint8_t flag) {
+  if (!flags_[i]) flagged_.push_back(i);
+  flags_[i] |= flag;
+}
+
+void Replicate::move(int t, std::int32_t i, int to) {
+  const int from = lab_[i];
+  const int k = ids_[i].tier;
+  const double r = pop_.reputation[i];
+  if (from >= 0) {
+    --counts_[lk(from, k)];
+    ++result_.departures[result_.tlk(t, from, k)];
+    power_[from].add(-r);
+    if (--lab_total_[from] == 0) power_[from].reset();
+    if (k == star_) {
+      mass_[from].add(-r);
+      if (--star_count_[from] == 0) mass_[from].reset();
+    }
+  }
+  if (to >= 0) {
+    ++counts_[lk(to, k)];
+    ++result_.hires[result_.tlk(t, to, k)];
+    ++lab_total_[to];
+    power_[to].add(r);
+    if (k == star_) {
+      ++star_count_[to];
+      mass_[to].add(r);
+    }
+  }
+  if (from >= 0 && to >= 0) ++result_.flows[result_.flk(from, to, k)];
+  lab_[i] = to;
+  if (!(flags_[i] & kMovedNow)) moved_now_.push_back(i);
+  mark(i, kMovedNow);
+  if (observer_) observer_->on_move(t, i, from, to, k);
+}
+
+void Replicate::forced_move(int t, std::int32_t i, int to) {
+  if (lab_[i] == to) return;  // already there: not a move (documented reading)
+  mark(i, kForced);
+  move(t, i, to);
+}
+
+void Replicate::apply_event(int t, const Event& e) {
+  const int l = e.lab;
+  switch (e.type) {
+    case EventType::Raise:
+      funding_[l] += e.amount;
+      break;
+    case EventType::Comp:
+      for (int k = 0; k < K_; ++k)
+        if (e.tiers.empty() || std::find(e.tiers.begin(), e.tiers.end(), k) != e.tiers.end())
+          comp_mult_[lk(l, k)] *= e.factor;
+      break;
+    case EventType::Prestige:
+      prestige_[l] += e.delta;
+      break;
+    case EventType::Policy:
+      if (e.mission) mission_[l] = *e.mission;
+      if (e.openness) openness_[l] = *e.openness;
+      if (e.attrition || e.cliff_factor) set_entry_rates(t, l, e);
+      break;
+    case EventType::Move:
+      forced_move(t, m_.named_index(e.researcher), l);
+      break;
+    case EventType::Found:
+      open_[l] = true;
+      for (int f : e.founders) forced_move(t, m_.named_index(f), l);
+      break;
+    case EventType::Close:
+      close(l);
+      break;
+    case EventType::Poach:
+      poach(e);
+      break;
+  }
+}
+
+// A policy changes lab l's entry rates from step t on: each member's clock
+// keeps the part of its threshold not yet spent (Exp(1) again, by
+// memorylessness) and is rescheduled under the new rates. Someone who moved
+// this step gets a fresh clock at the end of it anyway.
+void Replicate::set_entry_rates(int t, int l, const Event& e) {
+  std::vector<std::pair<std::int32_t, double>> left;
+  for (std::size_t j = 0; j < lab_.size(); ++j) {
+    const auto i = static_cast<std::int32_t>(j);
+    if (lab_[i] != l || (flags_[i] & kMovedNow) || clock_start_[i] > t) continue;
+    const int k = ids_[i].tier;
+    const double spent =
+        hazard_between(clock_start_[i], t, hazard(l, k, true), hazard(l, k, false), cliff_end(i));
+    left.emplace_back(i, std::max(0.0, clock_left_[i] - spent));
+  }
+  if (e.attrition) attrition_[l] = *e.attrition;
+  if (e.cliff_factor) cliff_factor_[l] = *e.cliff_factor;
+  update_hazards(l);
+  for (const auto& [i, threshold] : left) schedule(i, t, threshold);
+}
+
+void Replicate::close(int l) {
+  open_[l] = false;
+  for (std::size_t i = 0; i < lab_.size(); ++i)
+    if (lab_[i] == l) mark(static_cast<std::int32_t>(i), kDisplaced);
+}
+
+// The `count` highest-reputation researchers in other labs (within the
+// event's tiers and source labs) are on the market with an offer.
+// Researchers already moved by an event this step are not eligible; equal
+// reputations are broken by population order.
+void Replicate::poach(const Event& e) {
+  std::vector<std::int32_t> candidates;
+  for (std::size_t i = 0; i < lab_.size(); ++i) {
+    const int at = lab_[i];
+    if (at < 0 || at == e.lab || (flags_[i] & kForced)) continue;
+    if (!e.tiers.empty() &&
+        std::find(e.tiers.begin(), e.tiers.end(), ids_[i].tier) == e.tiers.end())
+      continue;
+    if (!e.from.empty() && std::find(e.from.begin(), e.from.end(), at) == e.from.end()) continue;
+    candidates.push_back(static_cast<std::int32_t>(i));
+  }
+  const auto take = static_cast<std::size_t>(
+      std::min<std::int64_t>(e.count, static_cast<std::int64_t>(candidates.size())));
+  auto higher = [&](std::int32_t a, std::int32_t b) {
+    if (pop_.reputation[a] != pop_.reputation[b]) return pop_.reputation[a] > pop_.reputation[b];
+    return a < b;
+  };
+  std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(take),
+                    candidates.end(), higher);
+  for (std::size_t c = 0; c < take; ++c) {
+    mark(candidates[c], kPoached);
+    offers_.push_back({candidates[c], e.lab, e.factor});
+  }
+}
+
+void Replicate::begin_step(int t) {
+  // 1. Events, in file order.
+  for (int e : m_.events_at(t)) apply_event(t, s_.events[e]);
+
+  // 2. Aggregates, frozen for the rest of the step.
+  double total_power = 0;
+  for (int l = 0; l < L_; ++l) {
+    star_power_[l] = power_[l].value();
+    star_mass_[l] = mass_[l].value();
+    total_power += star_power_[l];
+    lab_counts_[l] = lab_total_[l];
+  }
+  first_uncapped_open_ = -1;
+  for (int l = 0; l < L_ && first_uncapped_open_ < 0; ++l)
+    if (open_[l] && !s_.labs[l].capacity) first_uncapped_open_ = l;
+
+  const Market& mk = s_.market;
+  for (int l = 0; l < L_; ++l) {
+    const double share = total_power > 0 ? star_power_[l] / total_power : 0.0;
+    const double f = (funding0_[l] > 0 && mk.comp_funding_elasticity != 0)
+                         ? std::pow(funding_[l] / funding0_[l], mk.comp_funding_elasticity)
+                         : 1.0;
+    const double magnet = mk.star_magnet * std::log1p(star_mass_[l] / mk.star_magnet_scale);
+    for (int k = 0; k < K_; ++k) {
+      auto& a = attributes_[lk(l, k)];
+      a.log_comp = std::log(s_.labs[l].comp[k] * comp_mult_[lk(l, k)] * f);
+      a.prestige = prestige_[l] + mk.prestige_feedback * share;
+      a.star_magnet = magnet;
+    }
+  }
+}
+
+void Replicate::put_on_market(std::int32_t i) {
+  if (flags_[i] & kOnMarket) return;
+  mark(i, kOnMarket);
+  on_market_.push_back(i);
+}
+
+void Replicate::market_entry(int t) {
+  on_market_.clear();
+  // Researchers whose own clock fires now. Entries left behind by a
+  // rescheduled clock no longer match entry_step_ and are skipped.
+  for (const auto i : calendar_[static_cast<std::size_t>(t)]) {
+    if (entry_step_[i] != t) continue;
+    entry_step_[i] = kNoEntry;
+    mark(i, kReclock);
+    reclock_.push_back(i);
+    if (!(flags_[i] & kForced)) put_on_market(i);
+  }
+  // Poached and displaced (event-moved researchers are off the market).
+  for (std::size_t f = 0, n = flagged_.size(); f < n; ++f) {
+    const auto i = flagged_[f];
+    const auto fl = flags_[i];
+    if ((fl & (kPoached | kDisplaced)) && !(fl & kForced) && lab_[i] >= 0) put_on_market(i);
+  }
+  // Followers: each tie who moved in the previous step pulls with
+  // probability follow_prob, independently.
+  const double follow_prob = s_.market.follow_prob;
+  if (follow_prob > 0 && !followers_.empty()) {
+    for (auto j : moved_prev_)
+      for (auto f = follower_begin_[j]; f < follower_begin_[j + 1]; ++f) {
+        const auto i = followers_[f];
+        if (follow_count_[i]++ == 0) followed_.push_back(i);
+      }
+    for (const auto i : followed_) {
+      const int m = follow_count_[i];
+      follow_count_[i] = 0;
+      if (lab_[i] < 0 || (flags_[i] & (kForced | kOnMarket))) continue;
+      const auto w = streams_.bits(ids_[i].who, Purpose::Follow, static_cast<std::uint32_t>(t));
+      if (uniform01(w[0], w[1]) < -std::expm1(m * std::log1p(-follow_prob))) put_on_market(i);
+    }
+    followed_.clear();
+  }
+}
+
+void Replicate::choose_all(int t) {
+  pending_.clear();
+  for (auto& a : applicants_) a.clear();
+  for (auto i : on_market_) choose(t, i);
+  for (int l = 0; l < L_; ++l) admit(l);
+}
+
+void Replicate::finish_step(int t) {
+  // 6. Moves, together; a mover's tenure is 0 at the next step.
+  for (const auto& [i, to] : pending_) move(t, i, to);
+  for (const auto i : moved_now_) {
+    anchor_[i] = t + 1;
+    if (!(flags_[i] & kReclock)) {
+      mark(i, kReclock);
+      reclock_.push_back(i);
+    }
+  }
+  // Fresh clocks after an entry by one's own clock and after any move.
+  for (const auto i : reclock_) {
+    if (lab_[i] >= 0)
+      start_clock(i, t + 1);
+    else
+      entry_step_[i] = kNoEntry;
+  }
+  reclock_.clear();
+  std::vector<std::int32_t>().swap(calendar_[static_cast<std::size_t>(t)]);
+
+  // 7. Record.
+  for (int l = 0; l < L_; ++l) {
+    result_.star_power[result_.tl(t, l)] = power_[l].value();
+    for (int k = 0; k < K_; ++k)
+      result_.headcount[result_.tlk(t, l, k)] = static_cast<std::int32_t>(counts_[lk(l, k)]);
+  }
+  for (int r = 0; r < s_.named_count(); ++r)
+    result_.named_lab[result_.tn(t, r)] = lab_[m_.named_index(r)];
+
+  // Reset per-step state; this step's movers are the next step's leaders.
+  for (auto i : flagged_) flags_[i] = 0;
+  flagged_.clear();
+  offers_.clear();
+  moved_prev_.swap(moved_now_);
+  moved_now_.clear();
+}
+
+int Replicate::pick_lab(int t, std::int32_t i, double u) {
+  (void)t;
+  const int here = lab_[i];
+  const int k = ids_[i].tier;
+  const Market& mk = s_.market;
+  const double b_comp = pop_.taste[kComp][i], b_prestige = pop_.taste[kPrestige][i],
+               b_magnet = pop_.taste[kMagnet][i], b_mission = pop_.taste[kMission][i],
+               b_openness = pop_.taste[kOpenness][i];
+  const auto degree = pop_.degree(static_cast<std::size_t>(i));
+  const bool peers = degree > 0 && mk.peer_magnet != 0;
+  if (peers) {
+    std::fill(tie_count_.begin(), tie_count_.end(), 0);
+    for (auto tie = pop_.tie_begin[i]; tie < pop_.tie_begin[i + 1]; ++tie)
+      if (const int at = lab_[pop_.ties[tie]]; at >= 0) ++tie_count_[at];
+  }
+
+  double best = -std::numeric_limits<double>::infinity();
+  int options = 0;
+  for (int l = 0; l < L_; ++l) {
+    if (!open_[l]) continue;
+    ++options;
+    const auto& a = attributes_[lk(l, k)];
+    double log_comp = a.log_comp;
+    for (const auto& o : offers_)
+      if (o.researcher == i && o.lab == l) log_comp = a.log_comp + std::log(o.factor);
+    double magnet = a.star_magnet;
+    if (k == star_ && l == here)  // Q'_il: one's own reputation does not pull
+      magnet =
+          mk.star_magnet * std::log1p((star_mass_[l] - pop_.reputation[i]) / mk.star_magnet_scale);
+    if (peers) magnet += mk.peer_magnet * tie_count_[l] / degree;
+    double v = b_comp * log_comp + b_prestige * a.prestige + b_magnet * magnet +
+               b_mission * mission_[l] + b_openness * openness_[l];
+    if (l != here) v -= mk.switching_cost;
+    utility_[l] = v;
+    best = std::max(best, v);
+  }
+  if (options == 0) return -1;
+  double total = 0;
+  for (int l = 0; l < L_; ++l) {
+    utility_[l] = open_[l] ? std::exp(utility_[l] - best) : 0.0;
+    total += utility_[l];
+  }
+  const double target = u * total;
+  double cumulative = 0;
+  int chosen = -1;
+  for (int l = 0; l < L_; ++l) {
+    if (!open_[l]) continue;
+    chosen = l;  // the last open lab absorbs rounding at the top end
+    cumulative += utility_[l];
+    if (target < cumulative) break;
+  }
+  return chosen;
+}
+
+// Multinomial-logit choice among open labs, by inverse CDF of one uniform.
+void Replicate::choose(int t, std::int32_t i) {
+  ++result_.market_decisions;
+  const auto w = streams_.bits(ids_[i].who, Purpose::Choice, static_cast<std::uint32_t>(t));
+  const int chosen = pick_lab(t, i, uniform01(w[0], w[1]));
+  const double u_priority = uniform01(w[2], w[3]);
+  if (chosen == lab_[i]) return;  // staying is not a move
+  if (chosen >= 0 && s_.labs[chosen].capacity) {
+    applicants_[chosen].push_back({u_priority, i});
+    return;
+  }
+  if (chosen >= 0)
+    pending_.push_back({i, chosen});
+  else
+    reject(i);
+}
+
+// Capacity: admit at most C - H_l applicants, in uniformly random order.
+void Replicate::admit(int l) {
+  auto& apps = applicants_[l];
+  if (apps.empty()) return;
+  const std::int64_t free = std::max<std::int64_t>(0, *s_.labs[l].capacity - lab_counts_[l]);
+  std::sort(apps.begin(), apps.end());
+  for (std::size_t a = 0; a < apps.size(); ++a) {
+    if (static_cast<std::int64_t>(a) < free)
+      pending_.push_back({apps[a].second, l});
+    else
+      reject(apps[a].second);
+  }
+}
+
+// A rejected researcher stays, unless their lab closed: then the first open
+// lab without a capacity, in file order, or no lab at all.
+void Replicate::reject(std::int32_t i) {
+  if (open_[lab_[i]]) return;
+  pending_.push_back({i, first_uncapped_open_});
+}
+
+}  // namespace talentsim::detail
