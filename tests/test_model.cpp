@@ -328,6 +328,39 @@ events:
     EXPECT_EQ(total(r.headcount, r, r.shape.steps - 1, 0), 1);
 }
 
+TEST(ClosedForm, FollowingWithSeveralMovedTies) {
+  // Three leaders leave A at step t. Each of the 7 followers has 4 ties
+  // drawn uniformly among the 9 others in A, so m, its ties to leaders
+  // (duplicates count), is Binomial(4, 1/3); with every moved tie pulling
+  // independently with probability f, it is on the market at t + 1 with
+  // probability E[1 - (1 - f)^m] = 1 - (1 - f / 3)^4, and then leaves for B.
+  const double f = 0.5;
+  const Scenario s = scenario(std::string(kTwoLabs) + "market: {follow_prob: " + std::to_string(f) +
+                              "}\nnetwork: {degree: 4, within_lab: 1}\n" + R"(
+labs:
+  - {name: A, headcount: {junior: 7}, comp: {junior: 100K, star: 1M}}
+  - {name: B, comp: {junior: 100K, star: 1M}, prestige: 50}
+researchers:
+  - {name: L1, tier: star, lab: A}
+  - {name: L2, tier: star, lab: A}
+  - {name: L3, tier: star, lab: A}
+events:
+  - {date: 2026-01-10, type: move, researcher: L1, lab: B}
+  - {date: 2026-01-10, type: move, researcher: L2, lab: B}
+  - {date: 2026-01-10, type: move, researcher: L3, lab: B}
+)");
+  const int t = s.step_of(*parse_iso_date("2026-01-10"));
+  const int R = 4000;
+  MeanSe pulled;
+  for (const auto& r : run_all(Model(s), R, 12)) pulled.add(r.hires[r.tlk(t + 1, 1, 0)] / 7.0);
+  const double p = 1 - std::pow(1 - f / 3, 4);
+  const double se = std::sqrt(p * (1 - p) / (7.0 * R));  // followers are independent given ties
+  EXPECT_NEAR(pulled.mean(), p, 4 * se) << "expected " << p;
+  // One pull per follower however many leaders it follows, f P(m >= 1),
+  // would be far off.
+  EXPECT_GT(std::abs(p - f * (1 - std::pow(2.0 / 3, 4))), 10 * se);
+}
+
 TEST(Events, PolicyChangesAttrition) {
   // After the policy event A's researchers search at 4x the rate.
   const Scenario s = scenario(R"(

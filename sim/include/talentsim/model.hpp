@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,27 @@ class MoveObserver {
   virtual void on_move(int step, int researcher, int from, int to, int tier) = 0;
 };
 
+namespace detail {
+class Replicate;
+}
+class Model;
+
+// Scratch memory of a replicate, kept between replicates so that a run does
+// not allocate (and fault in) megabytes per replicate. Not thread-safe: one
+// per thread.
+class Workspace {
+ public:
+  Workspace();
+  ~Workspace();
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+
+ private:
+  friend class Model;
+  const Model* model_ = nullptr;
+  std::unique_ptr<detail::Replicate> replicate_;
+};
+
 // A scenario compiled for simulation; immutable, shared by all replicates.
 class Model {
  public:
@@ -56,15 +78,23 @@ class Model {
   const std::vector<int>& events_at(int t) const { return events_at_step_[t]; }
 
   Population draw_population(std::uint64_t seed, std::int64_t replicate) const;
+  // The same, into `pop`, reusing its memory.
+  void draw_population(std::uint64_t seed, std::int64_t replicate, Population& pop) const;
   // One replicate, forecast questions answered (result.question_value).
-  ReplicateResult run(std::uint64_t seed, std::int64_t replicate,
-                      MoveObserver* observer = nullptr) const;
+  // A workspace, if given, lends its memory from one replicate to the next
+  // (one per thread); results do not depend on it.
+  ReplicateResult run(std::uint64_t seed, std::int64_t replicate, MoveObserver* observer = nullptr,
+                      Workspace* workspace = nullptr) const;
 
  private:
   Scenario scenario_;
   std::vector<Identity> identities_;
   int named_offset_ = 0;
   std::vector<std::vector<int>> events_at_step_;
+  // For drawing ties: the researchers starting in each lab and in any lab,
+  // and each researcher's position in those lists (-1 if starting nowhere).
+  std::vector<std::vector<std::int32_t>> members_;
+  std::vector<std::int32_t> everyone_, position_in_lab_, position_in_all_;
 };
 
 // Whether a question's value is within its bounds (at_least <= v <= at_most).

@@ -22,13 +22,12 @@
 namespace talentsim {
 
 enum class Purpose : std::uint32_t {
-  Reputation = 1,
-  Taste = 2,
+  Traits = 1,  // reputation and the five tastes: six normals (a WordStream)
   Tenure = 3,
-  Ties = 4,
+  Ties = 4,     // network ties: one 64-bit word per tie (a WordStream)
   Entry = 16,   // market-entry clock: one Exp(1) threshold per clock start (index = that step)
   Choice = 17,  // logit choice and capacity priority
-  Follow = 18,  // following a tie who moved in the previous step
+  Follow = 18,  // whom a mover pulls onto the market: a WordStream per mover, of at_step(t)
 };
 
 inline constexpr std::uint32_t kMaxStreamIndex = 1u << 24;
@@ -38,6 +37,15 @@ class Streams {
   Streams(std::uint64_t seed, std::uint64_t replicate)
       : key_{{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)}},
         replicate_(static_cast<std::uint32_t>(replicate)) {}
+
+  // The streams of step t, for per-step draws that need more than one
+  // counter: the key becomes seed ^ (t + 1) * 0x9E3779B97F4A7C15, distinct
+  // for distinct steps of one seed (an odd multiplier is a bijection).
+  Streams at_step(std::uint32_t t) const {
+    const std::uint64_t seed = (static_cast<std::uint64_t>(key_.v[1]) << 32 | key_.v[0]) ^
+                               (static_cast<std::uint64_t>(t) + 1) * 0x9E3779B97F4A7C15ull;
+    return Streams(seed, replicate_);
+  }
 
   // Four independent 32-bit words.
   std::array<std::uint32_t, 4> bits(std::uint64_t who, Purpose purpose, std::uint32_t index) const {
@@ -77,6 +85,57 @@ inline std::array<double, 2> standard_normal_pair(const std::array<std::uint32_t
   const double radius = std::sqrt(-2.0 * std::log(u1));
   const double angle = 2.0 * std::numbers::pi * u2;
   return {radius * std::cos(angle), radius * std::sin(angle)};
+}
+
+// The 64-bit words of one (who, purpose) stream, in order: counter index
+// 0, 1, 2, ... each giving two. For draws whose number of words is not fixed
+// (rejection sampling): a retry takes the next word, and the stream stays a
+// pure function of (seed, replicate, who, purpose).
+class WordStream {
+ public:
+  WordStream(const Streams& streams, std::uint64_t who, Purpose purpose)
+      : streams_(streams), who_(who), purpose_(purpose) {}
+
+  std::uint64_t next() {
+    if (left_ == 0) {
+      // Words beyond index 2^24 would alias another purpose: not reachable
+      // for any draw here (callers bound the words they need).
+      const auto w = streams_.bits(who_, purpose_, index_++ & (kMaxStreamIndex - 1));
+      words_[0] = static_cast<std::uint64_t>(w[0]) << 32 | w[1];
+      words_[1] = static_cast<std::uint64_t>(w[2]) << 32 | w[3];
+      left_ = 2;
+    }
+    return words_[2 - left_--];
+  }
+  // Uniform on (0, 1).
+  double open01() { return (static_cast<double>(next() >> 11) + 0.5) * 0x1.0p-53; }
+
+ private:
+  const Streams& streams_;
+  std::uint64_t who_;
+  Purpose purpose_;
+  std::uint32_t index_ = 0;
+  std::uint64_t words_[2] = {0, 0};
+  int left_ = 0;
+};
+
+// Standard normal by the ziggurat method (Marsaglia and Tsang 2000, 256
+// layers), exact up to floating point: the layer, the sign and the abscissa
+// come from disjoint bits of one word, so they are independent (Doornik
+// 2005); about 1.2% of draws take further words for a wedge or the tail.
+double standard_normal(WordStream& words);
+
+// Uniform on 0 .. n-1 (n >= 1), exactly: Lemire's multiply-and-reject on 32
+// bits (rejection probability below n / 2^32). `word` supplies the first 32
+// bits; retries take more from `words`.
+inline std::uint32_t uniform_below(std::uint32_t n, std::uint32_t word, WordStream& words) {
+  std::uint64_t m = static_cast<std::uint64_t>(word) * n;
+  if (static_cast<std::uint32_t>(m) < n) {
+    const std::uint32_t threshold = (0u - n) % n;
+    while (static_cast<std::uint32_t>(m) < threshold)
+      m = static_cast<std::uint64_t>(static_cast<std::uint32_t>(words.next())) * n;
+  }
+  return static_cast<std::uint32_t>(m >> 32);
 }
 
 // Stable 64-bit identity of a string (FNV-1a, then a splitmix64 finaliser).

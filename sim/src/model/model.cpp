@@ -38,6 +38,23 @@ Model::Model(Scenario scenario) : scenario_(std::move(scenario)) {
   if (identities_.size() >= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
     throw InternalError("Model: population too large for 32-bit indices");
 
+  // Who can be tied to whom: researchers who start in a lab.
+  if (s.network.degree > 0) {
+    if (static_cast<std::uint64_t>(s.network.degree) >= kMaxStreamIndex)
+      throw InternalError("Model: network.degree too large for the random stream layout");
+    members_.resize(s.lab_count());
+    position_in_lab_.assign(identities_.size(), -1);
+    position_in_all_.assign(identities_.size(), -1);
+    for (std::size_t i = 0; i < identities_.size(); ++i) {
+      const int l = identities_[i].lab;
+      if (l < 0) continue;
+      position_in_lab_[i] = static_cast<std::int32_t>(members_[l].size());
+      members_[l].push_back(static_cast<std::int32_t>(i));
+      position_in_all_[i] = static_cast<std::int32_t>(everyone_.size());
+      everyone_.push_back(static_cast<std::int32_t>(i));
+    }
+  }
+
   events_at_step_.assign(s.steps, {});
   for (int e = 0; e < static_cast<int>(s.events.size()); ++e)
     events_at_step_.at(s.events[e].step).push_back(e);
@@ -49,10 +66,15 @@ ResultShape Model::shape() const {
 }
 
 Population Model::draw_population(std::uint64_t seed, std::int64_t replicate) const {
+  Population pop;
+  draw_population(seed, replicate, pop);
+  return pop;
+}
+
+void Model::draw_population(std::uint64_t seed, std::int64_t replicate, Population& pop) const {
   const Scenario& s = scenario_;
   const Streams streams(seed, static_cast<std::uint64_t>(replicate));
   const std::size_t n = identities_.size();
-  Population pop;
   pop.reputation.resize(n);
   for (auto& t : pop.taste) t.resize(n);
   pop.tenure.resize(n);
@@ -63,17 +85,16 @@ Population Model::draw_population(std::uint64_t seed, std::int64_t replicate) co
   for (std::size_t i = 0; i < n; ++i) {
     const Identity& id = identities_[i];
     const Tier& tier = s.tiers[id.tier];
-    if (id.fixed_reputation > 0) {
-      pop.reputation[i] = id.fixed_reputation;
-    } else {
-      const double z = standard_normal_pair(streams.bits(id.who, Purpose::Reputation, 0))[0];
-      pop.reputation[i] = tier.reputation_median * std::exp(tier.reputation_sigma * z);
-    }
-    for (int m = 0; m < kMotiveCount; m += 2) {
-      const auto z = standard_normal_pair(streams.bits(id.who, Purpose::Taste, m / 2));
-      for (int j = 0; j < 2 && m + j < kMotiveCount; ++j)
-        pop.taste[m + j][i] = s.tastes[m + j].mean + s.tastes[m + j].sd * z[j];
-    }
+    // Six normals: reputation first, then the tastes in motive order. A
+    // fixed reputation still takes its normal, so the tastes are the same
+    // person's whatever the scenario fixes.
+    WordStream traits(streams, id.who, Purpose::Traits);
+    const double z = standard_normal(traits);
+    pop.reputation[i] = id.fixed_reputation > 0
+                            ? id.fixed_reputation
+                            : tier.reputation_median * std::exp(tier.reputation_sigma * z);
+    for (int m = 0; m < kMotiveCount; ++m)
+      pop.taste[m][i] = s.tastes[m].mean + s.tastes[m].sd * standard_normal(traits);
     const bool named = static_cast<int>(i) >= named_offset_;
     if (named) {
       pop.tenure[i] = 0;
@@ -84,47 +105,41 @@ Population Model::draw_population(std::uint64_t seed, std::int64_t replicate) co
     }
   }
 
-  // Ties: only researchers who start in a lab have them and are them.
-  std::vector<std::vector<std::int32_t>> members(s.lab_count());
-  std::vector<std::int32_t> everyone;
-  std::vector<std::int32_t> pos_in_lab(n, -1), pos_in_all(n, -1);
-  for (std::size_t i = 0; i < n; ++i) {
-    const int l = identities_[i].lab;
-    if (l < 0) continue;
-    pos_in_lab[i] = static_cast<std::int32_t>(members[l].size());
-    members[l].push_back(static_cast<std::int32_t>(i));
-    pos_in_all[i] = static_cast<std::int32_t>(everyone.size());
-    everyone.push_back(static_cast<std::int32_t>(i));
-  }
+  // Ties: only researchers who start in a lab have them and are them. Each
+  // tie takes one 64-bit word: the low 32 bits decide "within the lab"
+  // (P = within_lab to 2^-33), the high 32 bits pick the other researcher
+  // exactly uniformly.
+  const std::int64_t degree = s.network.degree;
+  pop.tie_begin.assign(n + 1, 0);
+  pop.ties.clear();
+  if (degree <= 0 || everyone_.size() < 2) return;
+  pop.ties.resize(everyone_.size() * static_cast<std::size_t>(degree));
+  const auto within_threshold = static_cast<std::uint64_t>(
+      std::llround(std::clamp(s.network.within_lab, 0.0, 1.0) * 0x1.0p32));
   // A uniformly drawn element of `set` other than the one at position `self`.
-  auto pick_other = [](const std::vector<std::int32_t>& set, std::int32_t self, double u) {
-    const auto others = static_cast<std::int64_t>(set.size()) - 1;
-    auto k = std::min<std::int64_t>(others - 1, static_cast<std::int64_t>(u * others));
+  auto pick_other = [](const std::vector<std::int32_t>& set, std::int32_t self, std::uint32_t word,
+                       WordStream& words) {
+    auto k = static_cast<std::int32_t>(
+        uniform_below(static_cast<std::uint32_t>(set.size() - 1), word, words));
     if (k >= self) ++k;
     return set[static_cast<std::size_t>(k)];
   };
-  const std::int64_t degree = s.network.degree;
-  const bool can_tie = degree > 0 && everyone.size() >= 2;
-  if (can_tie && static_cast<std::uint64_t>(degree) >= kMaxStreamIndex)
-    throw InternalError("Model: network.degree too large for the random stream layout");
-  pop.tie_begin.assign(n + 1, 0);
-  if (can_tie) pop.ties.reserve(everyone.size() * static_cast<std::size_t>(degree));
+  std::size_t next = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    pop.tie_begin[i] = static_cast<std::int32_t>(pop.ties.size());
+    pop.tie_begin[i] = static_cast<std::int32_t>(next);
     const int l = identities_[i].lab;
-    if (!can_tie || l < 0) continue;
+    if (l < 0) continue;
+    const auto& lab = members_[l];
+    WordStream words(streams, identities_[i].who, Purpose::Ties);
     for (std::int64_t d = 0; d < degree; ++d) {
-      const auto w = streams.bits(identities_[i].who, Purpose::Ties, static_cast<std::uint32_t>(d));
-      const bool within = uniform01(w[0], w[1]) < s.network.within_lab;
-      const double u = uniform01(w[2], w[3]);
-      if (within && members[l].size() >= 2)
-        pop.ties.push_back(pick_other(members[l], pos_in_lab[i], u));
-      else
-        pop.ties.push_back(pick_other(everyone, pos_in_all[i], u));
+      const std::uint64_t w = words.next();
+      const bool within = (w & 0xffffffffu) < within_threshold && lab.size() >= 2;
+      const auto word = static_cast<std::uint32_t>(w >> 32);
+      pop.ties[next++] = within ? pick_other(lab, position_in_lab_[i], word, words)
+                                : pick_other(everyone_, position_in_all_[i], word, words);
     }
   }
-  pop.tie_begin[n] = static_cast<std::int32_t>(pop.ties.size());
-  return pop;
+  pop.tie_begin[n] = static_cast<std::int32_t>(next);
 }
 
 namespace {
@@ -198,11 +213,25 @@ bool question_outcome(const Question& q, double value) {
   return (!q.at_least || value >= *q.at_least) && (!q.at_most || value <= *q.at_most);
 }
 
-ReplicateResult Model::run(std::uint64_t seed, std::int64_t replicate,
-                           MoveObserver* observer) const {
-  if (scenario_.questions.empty()) return detail::Replicate(*this, seed, replicate, observer).run();
+Workspace::Workspace() = default;
+Workspace::~Workspace() = default;
+
+ReplicateResult Model::run(std::uint64_t seed, std::int64_t replicate, MoveObserver* observer,
+                           Workspace* workspace) const {
+  Workspace local;
+  Workspace& w = workspace ? *workspace : local;
+  if (w.model_ != this || !w.replicate_) {
+    w.replicate_ = std::make_unique<detail::Replicate>(*this);
+    w.model_ = this;
+  }
+  detail::Replicate& state = *w.replicate_;
+  if (scenario_.questions.empty()) {
+    state.restart(seed, replicate, observer);
+    return state.run();
+  }
   QuestionTracker tracker(scenario_, observer);
-  ReplicateResult r = detail::Replicate(*this, seed, replicate, &tracker).run();
+  state.restart(seed, replicate, &tracker);
+  ReplicateResult r = state.run();
   tracker.answer(r);
   return r;
 }

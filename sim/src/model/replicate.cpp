@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "exp_kernel.hpp"
 #include "talentsim/errors.hpp"
 
 namespace talentsim::detail {
@@ -54,19 +55,30 @@ enum : std::uint8_t {
 
 }  // namespace
 
-Replicate::Replicate(const Model& model, std::uint64_t seed, std::int64_t replicate,
-                     MoveObserver* observer)
+Replicate::Replicate(const Model& model)
     : m_(model),
       s_(model.scenario()),
       ids_(model.identities()),
-      streams_(seed, static_cast<std::uint64_t>(replicate)),
-      pop_(model.draw_population(seed, replicate)),
-      observer_(observer),
+      streams_(0, 0),
       L_(s_.lab_count()),
       K_(s_.tier_count()),
-      star_(s_.star_tier()),
-      result_(model.shape()) {
+      star_(s_.star_tier()) {}
+
+Replicate::Replicate(const Model& model, std::uint64_t seed, std::int64_t replicate,
+                     MoveObserver* observer)
+    : Replicate(model) {
+  restart(seed, replicate, observer);
+}
+
+void Replicate::restart(std::uint64_t seed, std::int64_t replicate, MoveObserver* observer) {
+  streams_ = Streams(seed, static_cast<std::uint64_t>(replicate));
+  m_.draw_population(seed, replicate, pop_);
+  observer_ = observer;
+  result_ = ReplicateResult(m_.shape());
   result_.replicate = replicate;
+  for (auto* list : {&flagged_, &moved_now_, &moved_prev_, &on_market_, &reclock_}) list->clear();
+  offers_.clear();
+  pending_.clear();
   const std::size_t n = ids_.size();
   lab_.resize(n);
   anchor_.resize(n);
@@ -78,7 +90,6 @@ Replicate::Replicate(const Model& model, std::uint64_t seed, std::int64_t replic
   clock_left_.assign(n, 0);
   entry_step_.assign(n, kNoEntry);
   flags_.assign(n, 0);
-  follow_count_.assign(n, 0);
 
   counts_.assign(static_cast<std::size_t>(L_) * K_, 0);
   lab_total_.assign(L_, 0);
@@ -139,16 +150,20 @@ Replicate::Replicate(const Model& model, std::uint64_t seed, std::int64_t replic
   hazard_.assign(static_cast<std::size_t>(L_) * K_ * 2, 0.0);
   for (int l = 0; l < L_; ++l) update_hazards(l);
 
-  calendar_.assign(static_cast<std::size_t>(s_.steps), {});
+  calendar_.resize(static_cast<std::size_t>(s_.steps));
+  for (auto& bucket : calendar_) bucket.clear();
   for (std::size_t i = 0; i < n; ++i)
     if (lab_[i] >= 0) start_clock(static_cast<std::int32_t>(i), 0);
 
   star_power_.assign(L_, 0);
   star_mass_.assign(L_, 0);
   lab_counts_.assign(L_, 0);
-  attributes_.resize(static_cast<std::size_t>(L_) * K_);
-  utility_.resize(L_);
-  tie_count_.assign(L_, 0);
+  Lp_ = (L_ + 3) / 4 * 4;
+  const auto lp = static_cast<std::size_t>(Lp_);
+  log_comp_.assign(lp * K_, 0.0);
+  for (auto* v : {&prestige_term_, &magnet_term_, &mission_term_, &openness_term_, &switching_,
+                  &open_weight_, &utility_, &magnet_, &comp_scratch_, &tie_count_})
+    v->assign(lp, 0.0);
   applicants_.resize(L_);
 }
 
@@ -347,13 +362,15 @@ void Replicate::begin_step(int t) {
     const double f = (funding0_[l] > 0 && mk.comp_funding_elasticity != 0)
                          ? std::pow(funding_[l] / funding0_[l], mk.comp_funding_elasticity)
                          : 1.0;
-    const double magnet = mk.star_magnet * std::log1p(star_mass_[l] / mk.star_magnet_scale);
-    for (int k = 0; k < K_; ++k) {
-      auto& a = attributes_[lk(l, k)];
-      a.log_comp = std::log(s_.labs[l].comp[k] * comp_mult_[lk(l, k)] * f);
-      a.prestige = prestige_[l] + mk.prestige_feedback * share;
-      a.star_magnet = magnet;
-    }
+    for (int k = 0; k < K_; ++k)
+      log_comp_[static_cast<std::size_t>(k) * Lp_ + l] =
+          std::log(s_.labs[l].comp[k] * comp_mult_[lk(l, k)] * f);
+    prestige_term_[l] = prestige_[l] + mk.prestige_feedback * share;
+    magnet_term_[l] = mk.star_magnet * std::log1p(star_mass_[l] / mk.star_magnet_scale);
+    mission_term_[l] = mission_[l];
+    openness_term_[l] = openness_[l];
+    switching_[l] = mk.switching_cost;
+    open_weight_[l] = open_[l] ? 1.0 : 0.0;
   }
 }
 
@@ -380,23 +397,26 @@ void Replicate::market_entry(int t) {
     const auto fl = flags_[i];
     if ((fl & (kPoached | kDisplaced)) && !(fl & kForced) && lab_[i] >= 0) put_on_market(i);
   }
-  // Followers: each tie who moved in the previous step pulls with
-  // probability follow_prob, independently.
-  const double follow_prob = s_.market.follow_prob;
-  if (follow_prob > 0 && !followers_.empty()) {
-    for (auto j : moved_prev_)
-      for (auto f = follower_begin_[j]; f < follower_begin_[j + 1]; ++f) {
-        const auto i = followers_[f];
-        if (follow_count_[i]++ == 0) followed_.push_back(i);
+  // Followers: each tie to someone who moved in the previous step pulls
+  // independently with probability f, so a researcher with m such ties is
+  // on the market with probability 1 - (1 - f)^m. Walking a mover's follower
+  // list by geometric gaps between pulls draws about 1 + f n words for n
+  // followers and touches only those pulled.
+  if (!followers_.empty() && !moved_prev_.empty()) {
+    const double log_miss = std::log1p(-s_.market.follow_prob);
+    const Streams now = streams_.at_step(static_cast<std::uint32_t>(t));
+    for (const auto j : moved_prev_) {
+      const std::int64_t begin = follower_begin_[j], n = follower_begin_[j + 1] - begin;
+      if (n == 0) continue;
+      WordStream words(now, ids_[j].who, Purpose::Follow);
+      for (std::int64_t at = -1;;) {
+        const double gap = std::floor(std::log(words.open01()) / log_miss);
+        if (!(gap < static_cast<double>(n - 1 - at))) break;
+        at += static_cast<std::int64_t>(gap) + 1;
+        const auto i = followers_[static_cast<std::size_t>(begin + at)];
+        if (lab_[i] >= 0 && !(flags_[i] & kForced)) put_on_market(i);
       }
-    for (const auto i : followed_) {
-      const int m = follow_count_[i];
-      follow_count_[i] = 0;
-      if (lab_[i] < 0 || (flags_[i] & (kForced | kOnMarket))) continue;
-      const auto w = streams_.bits(ids_[i].who, Purpose::Follow, static_cast<std::uint32_t>(t));
-      if (uniform01(w[0], w[1]) < -std::expm1(m * std::log1p(-follow_prob))) put_on_market(i);
     }
-    followed_.clear();
   }
 }
 
@@ -425,7 +445,7 @@ void Replicate::finish_step(int t) {
       entry_step_[i] = kNoEntry;
   }
   reclock_.clear();
-  std::vector<std::int32_t>().swap(calendar_[static_cast<std::size_t>(t)]);
+  calendar_[static_cast<std::size_t>(t)].clear();
 
   // 7. Record.
   for (int l = 0; l < L_; ++l) {
@@ -452,47 +472,62 @@ int Replicate::pick_lab(int t, std::int32_t i, double u) {
   const double b_comp = pop_.taste[kComp][i], b_prestige = pop_.taste[kPrestige][i],
                b_magnet = pop_.taste[kMagnet][i], b_mission = pop_.taste[kMission][i],
                b_openness = pop_.taste[kOpenness][i];
+  const std::size_t lp = static_cast<std::size_t>(Lp_);
+  double* const v = utility_.data();
+  double* const magnet = magnet_.data();
+
+  // Researcher-specific parts: one's own star mass does not pull (Q'_il),
+  // ties at each lab (n_il / d_i), offers from poaching labs (o_il).
+  std::copy_n(magnet_term_.data(), lp, magnet);
+  if (k == star_ && here >= 0)
+    magnet[here] =
+        mk.star_magnet * std::log1p((star_mass_[here] - pop_.reputation[i]) / mk.star_magnet_scale);
   const auto degree = pop_.degree(static_cast<std::size_t>(i));
-  const bool peers = degree > 0 && mk.peer_magnet != 0;
-  if (peers) {
-    std::fill(tie_count_.begin(), tie_count_.end(), 0);
+  if (degree > 0 && mk.peer_magnet != 0) {
+    std::fill_n(tie_count_.data(), lp, 0.0);
     for (auto tie = pop_.tie_begin[i]; tie < pop_.tie_begin[i + 1]; ++tie)
-      if (const int at = lab_[pop_.ties[tie]]; at >= 0) ++tie_count_[at];
+      if (const int at = lab_[pop_.ties[tie]]; at >= 0) tie_count_[at] += 1;
+    const double per_tie = mk.peer_magnet / degree;
+    for (std::size_t l = 0; l < lp; ++l) magnet[l] += per_tie * tie_count_[l];
+  }
+  const double* log_comp = log_comp_.data() + static_cast<std::size_t>(k) * lp;
+  if (!offers_.empty()) {
+    bool offered = false;
+    for (const auto& o : offers_)
+      if (o.researcher == i) {
+        if (!offered) std::copy_n(log_comp, lp, comp_scratch_.data());
+        offered = true;
+        comp_scratch_[o.lab] = log_comp[o.lab] + std::log(o.factor);  // a later offer stands
+      }
+    if (offered) log_comp = comp_scratch_.data();
   }
 
+  // V_il for every lab at once; switching is free to stay.
+  if (here >= 0) switching_[here] = 0;
+  const double *prestige = prestige_term_.data(), *mission = mission_term_.data(),
+               *openness = openness_term_.data(), *switching = switching_.data();
+  for (std::size_t l = 0; l < lp; ++l)
+    v[l] = b_comp * log_comp[l] + b_prestige * prestige[l] + b_magnet * magnet[l] +
+           b_mission * mission[l] + b_openness * openness[l] - switching[l];
+  if (here >= 0) switching_[here] = mk.switching_cost;
+
   double best = -std::numeric_limits<double>::infinity();
-  int options = 0;
-  for (int l = 0; l < L_; ++l) {
-    if (!open_[l]) continue;
-    ++options;
-    const auto& a = attributes_[lk(l, k)];
-    double log_comp = a.log_comp;
-    for (const auto& o : offers_)
-      if (o.researcher == i && o.lab == l) log_comp = a.log_comp + std::log(o.factor);
-    double magnet = a.star_magnet;
-    if (k == star_ && l == here)  // Q'_il: one's own reputation does not pull
-      magnet =
-          mk.star_magnet * std::log1p((star_mass_[l] - pop_.reputation[i]) / mk.star_magnet_scale);
-    if (peers) magnet += mk.peer_magnet * tie_count_[l] / degree;
-    double v = b_comp * log_comp + b_prestige * a.prestige + b_magnet * magnet +
-               b_mission * mission_[l] + b_openness * openness_[l];
-    if (l != here) v -= mk.switching_cost;
-    utility_[l] = v;
-    best = std::max(best, v);
-  }
-  if (options == 0) return -1;
+  for (int l = 0; l < L_; ++l)
+    if (open_[l]) best = std::max(best, v[l]);
+  if (best == -std::numeric_limits<double>::infinity()) return -1;  // no lab open
+
+  // Weights exp(V - max V) (0 for closed labs), then the inverse CDF.
+  const double* open = open_weight_.data();
+  for (std::size_t l = 0; l < lp; ++l) v[l] = open[l] * exp_nonpositive(v[l] - best);
   double total = 0;
-  for (int l = 0; l < L_; ++l) {
-    utility_[l] = open_[l] ? std::exp(utility_[l] - best) : 0.0;
-    total += utility_[l];
-  }
+  for (int l = 0; l < L_; ++l) total += v[l];
   const double target = u * total;
   double cumulative = 0;
   int chosen = -1;
   for (int l = 0; l < L_; ++l) {
     if (!open_[l]) continue;
     chosen = l;  // the last open lab absorbs rounding at the top end
-    cumulative += utility_[l];
+    cumulative += v[l];
     if (target < cumulative) break;
   }
   return chosen;

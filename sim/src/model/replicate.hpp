@@ -65,7 +65,11 @@ class CompensatedSum {
 
 class Replicate {
  public:
+  explicit Replicate(const Model& model);
   Replicate(const Model& model, std::uint64_t seed, std::int64_t replicate, MoveObserver* observer);
+
+  // Starts replicate `replicate` afresh, reusing the memory of the last.
+  void restart(std::uint64_t seed, std::int64_t replicate, MoveObserver* observer);
 
   // Every step, then the result (moved out).
   ReplicateResult run();
@@ -92,13 +96,6 @@ class Replicate {
     int lab;
     double factor;
   };
-  // Per (lab, tier): the parts of the utility that do not depend on tastes.
-  struct LabAttributes {
-    double log_comp = 0;
-    double prestige = 0;
-    double star_magnet = 0;  // w_star * ln(1 + Q_l / q0)
-  };
-
   std::size_t lk(int l, int k) const { return static_cast<std::size_t>(l) * K_ + k; }
   double hazard(int l, int k, bool before_cliff) const {
     return hazard_[lk(l, k) * 2 + before_cliff];
@@ -125,7 +122,7 @@ class Replicate {
   const std::vector<Identity>& ids_;
   Streams streams_;
   Population pop_;
-  MoveObserver* observer_;
+  MoveObserver* observer_ = nullptr;
   int L_, K_, star_;
   ReplicateResult result_;
 
@@ -136,7 +133,6 @@ class Replicate {
   std::vector<double> clock_left_;         // its threshold, from clock_start
   std::vector<std::int32_t> entry_step_;   // when it fires; kNoEntry
   std::vector<std::uint8_t> flags_;
-  std::vector<std::int32_t> follow_count_;
   std::vector<std::int32_t> follower_begin_, followers_;
   std::vector<std::vector<std::int32_t>> calendar_;  // [step]: clocks filed there
 
@@ -150,16 +146,20 @@ class Replicate {
       cliff_factor_, comp_mult_;
   std::vector<CompensatedSum> power_, mass_;    // current S_l, Q_l
   std::vector<double> star_power_, star_mass_;  // frozen at step 2
-  std::vector<LabAttributes> attributes_;       // [L][K]
-  std::vector<double> hazard_;                  // [L][K][before cliff]
+  // The parts of V_il that do not depend on the researcher, frozen at step
+  // 2, padded to Lp = L rounded up to 4 (padding: closed, all 0), so that
+  // the choice vectorises. log_comp_ is [K][Lp]; the others [Lp].
+  int Lp_ = 0;
+  std::vector<double> log_comp_, prestige_term_, magnet_term_, mission_term_, openness_term_,
+      switching_, open_weight_;
+  std::vector<double> hazard_;  // [L][K][before cliff]
 
   // Per step.
-  std::vector<std::int32_t> flagged_, moved_now_, moved_prev_, on_market_, followed_, reclock_;
+  std::vector<std::int32_t> flagged_, moved_now_, moved_prev_, on_market_, reclock_;
   std::vector<Offer> offers_;
   std::vector<std::pair<std::int32_t, int>> pending_;
   std::vector<std::vector<std::pair<double, std::int32_t>>> applicants_;
-  std::vector<double> utility_;
-  std::vector<std::int32_t> tie_count_;
+  std::vector<double> utility_, magnet_, comp_scratch_, tie_count_;  // [Lp] scratch
   double cliff_steps_ = 0, step_fraction_ = 0;
   std::int64_t cliff_steps_ceil_ = 0;
   int first_uncapped_open_ = -1;

@@ -2,6 +2,7 @@
 
 #include <tbb/blocked_range.h>
 #include <tbb/concurrent_queue.h>
+#include <tbb/enumerable_thread_specific.h>
 #include <tbb/info.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
@@ -34,6 +35,7 @@ void run_ensemble(const Model& model, const EnsembleOptions& options,
   std::atomic<bool> cancelled{false};
   std::atomic<bool> producing{true};
 
+  tbb::enumerable_thread_specific<Workspace> workspaces;
   std::thread producer([&] {
     try {
       tbb::task_arena arena(threads);
@@ -45,7 +47,7 @@ void run_ensemble(const Model& model, const EnsembleOptions& options,
                 if (cancelled.load(std::memory_order_relaxed)) return;
                 Finished f;
                 try {
-                  f.result = model.run(options.seed, r);
+                  f.result = model.run(options.seed, r, nullptr, &workspaces.local());
                 } catch (...) {
                   f.error = std::current_exception();
                   cancelled = true;

@@ -1,0 +1,187 @@
+// Microbenchmarks of the engine's hot paths on the benchmark scenario
+// (scenarios/bench/frontier_25k.yaml, or TALENTSIM_BENCH_SCENARIO):
+//
+//   population draw, per researcher
+//   market entry for one step over the whole population, per researcher,
+//     against the design it replaced (one counter-based Bernoulli draw per
+//     researcher per step) and the cost of starting one entry clock
+//   one logit choice
+//   one whole step, per researcher
+//   one whole replicate, per researcher-step
+//
+// The steps are timed from a state reached by running the replicate to
+// mid-run (step 78 of 157), restored before each iteration.
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "model/replicate.hpp"
+#include "talentsim/model.hpp"
+#include "talentsim/rng.hpp"
+#include "talentsim/scenario_loader.hpp"
+
+namespace talentsim {
+namespace {
+
+const Model& bench_model() {
+  static const std::unique_ptr<Model> model = [] {
+    const char* env = std::getenv("TALENTSIM_BENCH_SCENARIO");
+    const std::string path =
+        env ? env : std::string(TALENTSIM_SCENARIOS) + "/bench/frontier_25k.yaml";
+    return std::make_unique<Model>(load_scenario_file(path));
+  }();
+  return *model;
+}
+
+constexpr std::uint64_t kSeed = 4;
+
+// A replicate run up to the start of step t (events and aggregates of t
+// applied).
+detail::Replicate replicate_at(int t) {
+  detail::Replicate r(bench_model(), kSeed, 0, nullptr);
+  for (int s = 0; s < t; ++s) r.step(s);
+  r.begin_step(t);
+  return r;
+}
+
+int mid_step() { return bench_model().scenario().steps / 2; }
+
+// Seconds per item (shown with an SI prefix: "2.1n" is 2.1 ns), where an
+// iteration processes `items`.
+void per_item(benchmark::State& state, double items, const char* name) {
+  state.counters[name] =
+      benchmark::Counter(double(state.iterations()) * items,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+void BM_PopulationDraw(benchmark::State& state) {
+  const Model& model = bench_model();
+  std::int64_t replicate = 0;
+  Population pop;
+  for (auto _ : state) {
+    model.draw_population(kSeed, replicate++, pop);
+    benchmark::DoNotOptimize(pop.reputation.data());
+  }
+  per_item(state, double(model.identities().size()), "per_researcher");
+}
+
+// The design this engine replaced: a counter-based Bernoulli draw (one
+// Philox4x32-10 call and a compare) for every researcher at every step.
+void BM_EntryBernoulliPerResearcher(benchmark::State& state) {
+  const Model& model = bench_model();
+  const auto& ids = model.identities();
+  const Streams streams(kSeed, 0);
+  std::uint32_t t = 0;
+  for (auto _ : state) {
+    std::int64_t entered = 0;
+    for (const auto& id : ids) {
+      const auto w = streams.bits(id.who, Purpose::Entry, t);
+      entered += uniform01(w[0], w[1]) < 0.0077;
+    }
+    benchmark::DoNotOptimize(entered);
+    ++t;
+  }
+  per_item(state, double(ids.size()), "per_researcher");
+}
+
+// Starting one entry clock: a Philox call, an Exp(1) and the step it fires.
+void BM_EntryClockStart(benchmark::State& state) {
+  const Model& model = bench_model();
+  const auto& ids = model.identities();
+  const Streams streams(kSeed, 0);
+  std::uint32_t t = 0;
+  for (auto _ : state) {
+    std::int64_t sum = 0;
+    for (const auto& id : ids) {
+      const auto w = streams.bits(id.who, Purpose::Entry, t);
+      sum += detail::first_entry_step(t, standard_exponential(w[0], w[1]), 0.0023, 0.0077, t + 20,
+                                      157);
+    }
+    benchmark::DoNotOptimize(sum);
+    ++t;
+  }
+  per_item(state, double(ids.size()), "per_researcher");
+}
+
+// Step 3 of one step over the whole population, per researcher.
+void BM_MarketEntryStep(benchmark::State& state) {
+  const int t = mid_step();
+  const detail::Replicate start = replicate_at(t);
+  std::int64_t entered = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto r = std::make_unique<detail::Replicate>(start);
+    state.ResumeTiming();
+    r->market_entry(t);
+    entered += std::int64_t(r->on_market().size());
+    state.PauseTiming();
+    r.reset();
+    state.ResumeTiming();
+  }
+  per_item(state, double(start.population()), "per_researcher");
+  state.counters["on_market"] = double(entered) / double(state.iterations());
+}
+
+// One researcher's logit choice among the open labs.
+void BM_LogitChoice(benchmark::State& state) {
+  const int t = mid_step();
+  detail::Replicate r = replicate_at(t);
+  r.market_entry(t);
+  auto chooser = r.on_market();
+  std::size_t c = 0;
+  double u = 0.5;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(r.pick_lab(t, chooser[c], u));
+    if (++c == chooser.size()) c = 0;
+    u = u * 0.618 + 0.2;
+    if (u >= 1) u -= 1;
+  }
+  per_item(state, 1, "per_choice");
+}
+
+// One whole step (events, entry, choices, moves, new clocks, record).
+void BM_WholeStep(benchmark::State& state) {
+  const int t = mid_step();
+  detail::Replicate start(bench_model(), kSeed, 0, nullptr);
+  for (int s = 0; s < t; ++s) start.step(s);
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto r = std::make_unique<detail::Replicate>(start);
+    state.ResumeTiming();
+    r->step(t);
+    state.PauseTiming();
+    r.reset();
+    state.ResumeTiming();
+  }
+  per_item(state, double(start.population()), "per_researcher");
+}
+
+// One whole replicate, population draw included.
+void BM_Replicate(benchmark::State& state) {
+  const Model& model = bench_model();
+  const double researcher_steps =
+      double(model.identities().size()) * double(model.scenario().steps);
+  std::int64_t replicate = 0, decisions = 0;
+  Workspace workspace;
+  for (auto _ : state) {
+    const auto result = model.run(kSeed, replicate++, nullptr, &workspace);
+    decisions += result.market_decisions;
+  }
+  per_item(state, researcher_steps, "per_researcher_step");
+  state.counters["decisions_per_replicate"] = double(decisions) / double(state.iterations());
+}
+
+BENCHMARK(BM_PopulationDraw)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_EntryBernoulliPerResearcher)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_EntryClockStart)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MarketEntryStep)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_LogitChoice)->Unit(benchmark::kNanosecond);
+BENCHMARK(BM_WholeStep)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Replicate)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace talentsim
+
+BENCHMARK_MAIN();

@@ -1,0 +1,117 @@
+// The engine's own random variates and kernels against their definitions:
+// the ziggurat normal, exact bounded integers, the logit exp, and the
+// market-entry waiting times. Tolerances are 4 standard errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "model/exp_kernel.hpp"
+#include "model/replicate.hpp"
+#include "talentsim/rng.hpp"
+
+namespace talentsim {
+namespace {
+
+// Standard normal CDF.
+double phi(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
+
+TEST(Ziggurat, MatchesTheNormalCdfIncludingTheTail) {
+  const Streams streams(11, 0);
+  const int n = 2'000'000;
+  const std::vector<double> cuts = {-4.0, -3.7, -3.0, -2.0, -1.0, -0.3, 0.0,
+                                    0.3,  1.0,  2.0,  3.0,  3.65, 4.0,  4.5};
+  std::vector<std::int64_t> below(cuts.size(), 0);
+  double sum = 0, sum2 = 0, sum4 = 0;
+  for (int who = 0; who < n / 8; ++who) {
+    WordStream words(streams, static_cast<std::uint64_t>(who), Purpose::Traits);
+    for (int j = 0; j < 8; ++j) {
+      const double z = standard_normal(words);
+      sum += z;
+      sum2 += z * z;
+      sum4 += z * z * z * z;
+      for (std::size_t c = 0; c < cuts.size(); ++c) below[c] += z < cuts[c];
+    }
+  }
+  for (std::size_t c = 0; c < cuts.size(); ++c) {
+    const double p = phi(cuts[c]), se = std::sqrt(p * (1 - p) / n);
+    EXPECT_NEAR(double(below[c]) / n, p, 4 * se + 1e-9) << "P(Z < " << cuts[c] << ")";
+  }
+  EXPECT_NEAR(sum / n, 0, 4 / std::sqrt(double(n)));
+  EXPECT_NEAR(sum2 / n, 1, 4 * std::sqrt(2.0 / n));
+  EXPECT_NEAR(sum4 / n, 3, 4 * std::sqrt(96.0 / n));
+}
+
+TEST(UniformBelow, IsExactlyUniformEvenWhenRejectionMatters) {
+  // n = 3 * 2^30: a plain multiply-shift, floor(0.75 x), gives the values
+  // divisible by 3 two preimages and the others one (P(x % 3 == 0) = 1/2);
+  // exact draws give each residue 1/3. A quarter of the draws are rejected.
+  const Streams streams(5, 0);
+  WordStream words(streams, 1, Purpose::Ties);
+  const std::uint32_t n = 3u << 30;
+  const int draws = 600'000;
+  std::int64_t count[3] = {0, 0, 0};
+  for (int d = 0; d < draws; ++d) {
+    const auto w = static_cast<std::uint32_t>(words.next() >> 32);
+    const std::uint32_t x = uniform_below(n, w, words);
+    ASSERT_LT(x, n);
+    ++count[x % 3];
+  }
+  for (auto c : count) EXPECT_NEAR(double(c) / draws, 1.0 / 3, 4 * std::sqrt(2.0 / 9 / draws));
+  // Small n: every value equally often.
+  std::vector<std::int64_t> small(7, 0);
+  for (int d = 0; d < 700'000; ++d)
+    ++small[uniform_below(7, static_cast<std::uint32_t>(words.next()), words)];
+  for (auto c : small) EXPECT_NEAR(double(c) / 700'000, 1.0 / 7, 4 * std::sqrt(6.0 / 49 / 700'000));
+}
+
+TEST(ExpKernel, WithinTwoUlpOfStdExp) {
+  double worst = 0;
+  for (double x = -708.0; x <= 0; x += 0.0137) {
+    const double want = std::exp(x), got = detail::exp_nonpositive(x);
+    const double ulp = std::nextafter(want, 1e300) - want;
+    worst = std::max(worst, std::abs(got - want) / ulp);
+  }
+  for (double x : {0.0, -0.0, -1e-300, -1e-17, -0.34657359, -0.34657360, -1.0, -700.0}) {
+    const double want = std::exp(x), got = detail::exp_nonpositive(x);
+    worst = std::max(worst, std::abs(got - want) / (std::nextafter(want, 1e300) - want));
+  }
+  EXPECT_LE(worst, 2.0);
+  EXPECT_EQ(detail::exp_nonpositive(0.0), 1.0);
+  EXPECT_EQ(detail::exp_nonpositive(-709.0), 0.0);
+  EXPECT_EQ(detail::exp_nonpositive(-std::numeric_limits<double>::infinity()), 0.0);
+  EXPECT_EQ(detail::exp_nonpositive(3.0), 1.0) << "clamped at 0";
+}
+
+TEST(EntryClock, FiresWithTheGeometricLawOnBothSidesOfTheCliff) {
+  // Hazard 0.1 per step before step 5, 0.4 after: P(first entry at step s)
+  // = exp(-H(s)) (1 - exp(-h_s)), H(s) the hazard of steps 0..s-1.
+  const double before = 0.1, after = 0.4;
+  const int steps = 12, n = 400'000;
+  const Streams streams(3, 0);
+  std::vector<std::int64_t> count(steps + 1, 0);
+  for (int i = 0; i < n; ++i) {
+    const auto w = streams.bits(static_cast<std::uint64_t>(i), Purpose::Entry, 0);
+    const auto at =
+        detail::first_entry_step(0, standard_exponential(w[0], w[1]), before, after, 5, steps);
+    ++count[at == detail::kNoEntry ? steps : at];
+  }
+  double spent = 0;
+  for (int s = 0; s <= steps; ++s) {
+    const double h = s < 5 ? before : after;
+    const double p = s < steps ? std::exp(-spent) * -std::expm1(-h) : std::exp(-spent);
+    spent += h;
+    EXPECT_NEAR(double(count[s]) / n, p, 4 * std::sqrt(p * (1 - p) / n)) << "step " << s;
+  }
+  // Starting mid-way and with the cliff already passed.
+  EXPECT_EQ(detail::first_entry_step(7, 0.39, before, after, 5, steps), 7);
+  EXPECT_EQ(detail::first_entry_step(7, 0.41, before, after, 5, steps), 8);
+  EXPECT_EQ(detail::first_entry_step(3, 0.25, before, after, 5, steps),
+            5);  // 0.2 before, then 0.05
+  EXPECT_EQ(detail::first_entry_step(0, 100, before, 0.0, 5, steps), detail::kNoEntry);
+  EXPECT_DOUBLE_EQ(detail::hazard_between(3, 8, before, after, 5), 2 * before + 3 * after);
+}
+
+}  // namespace
+}  // namespace talentsim
