@@ -14,6 +14,7 @@
 #include <limits>
 #include <optional>
 
+#include "bench.hpp"
 #include "talentsim/ensemble.hpp"
 #include "talentsim/errors.hpp"
 #include "talentsim/model.hpp"
@@ -292,6 +293,9 @@ int main(int argc, char** argv) {
   validate_cmd->add_option("scenario", validate.scenario, "scenario YAML file")->required();
   validate_cmd->add_option("--set", validate.sets, "override a scenario value (repeatable)");
 
+  BenchArgs bench;
+  auto* bench_cmd = add_bench_command(app, bench);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -304,6 +308,7 @@ int main(int argc, char** argv) {
     if (*compare_cmd) return do_compare(cmp, whatif, command_line);
     if (*summarize_cmd) return do_summarize(summary_file, json);
     if (*validate_cmd) return do_validate(validate);
+    if (*bench_cmd) return run_bench(bench, command_line);
   } catch (const InputError& e) {
     for (const auto& d : e.diagnostics()) std::cerr << d.format() << "\n";
     if (e.diagnostics().size() > 1)
