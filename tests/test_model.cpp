@@ -503,7 +503,7 @@ TEST(Invariants, SameResearcherSeesTheSameDrawsInAWhatIf) {
   for (std::size_t i = 0; i < pa.size(); ++i) {
     ASSERT_EQ(ma.identities()[i].who, mb.identities()[i].who);
     EXPECT_EQ(pa.reputation[i], pb.reputation[i]);
-    EXPECT_EQ(pa.taste[kComp][i], pb.taste[kComp][i]);
+    EXPECT_EQ(pa.tastes[i].b[kComp], pb.tastes[i].b[kComp]);
     EXPECT_EQ(pa.tenure[i], pb.tenure[i]);
   }
 }
@@ -525,7 +525,7 @@ labs:
   MeanSe log_rep, taste, tenure, within;
   for (std::size_t i = 0; i < pop.size(); ++i) {
     log_rep.add(std::log(pop.reputation[i]));
-    taste.add(pop.taste[kComp][i]);
+    taste.add(pop.tastes[i].b[kComp]);
     tenure.add(pop.tenure[i]);
     ASSERT_EQ(pop.degree(i), 4);
     for (auto t = pop.tie_begin[i]; t < pop.tie_begin[i + 1]; ++t) {

@@ -2,6 +2,7 @@
 // replicate) to one replicate's result. No files, threads or argv here.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -23,8 +24,12 @@ struct Identity {
 
 // One replicate's researchers as drawn at `start` (MODEL.md section 3).
 struct Population {
+  // A researcher's tastes together (a choice reads all five at once).
+  struct Tastes {
+    double b[kMotiveCount];
+  };
   std::vector<double> reputation;
-  std::vector<double> taste[kMotiveCount];
+  std::vector<Tastes> tastes;
   std::vector<std::int32_t> tenure;  // whole steps
   // Directed ties "i follows j" (with replacement): ties[tie_begin[i] .. tie_begin[i+1]).
   std::vector<std::int32_t> tie_begin;

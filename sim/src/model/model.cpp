@@ -76,7 +76,7 @@ void Model::draw_population(std::uint64_t seed, std::int64_t replicate, Populati
   const Streams streams(seed, static_cast<std::uint64_t>(replicate));
   const std::size_t n = identities_.size();
   pop.reputation.resize(n);
-  for (auto& t : pop.taste) t.resize(n);
+  pop.tastes.resize(n);
   pop.tenure.resize(n);
 
   const std::int64_t tenure_span =
@@ -94,7 +94,7 @@ void Model::draw_population(std::uint64_t seed, std::int64_t replicate, Populati
                             ? id.fixed_reputation
                             : tier.reputation_median * std::exp(tier.reputation_sigma * z);
     for (int m = 0; m < kMotiveCount; ++m)
-      pop.taste[m][i] = s.tastes[m].mean + s.tastes[m].sd * standard_normal(traits);
+      pop.tastes[i].b[m] = s.tastes[m].mean + s.tastes[m].sd * standard_normal(traits);
     const bool named = static_cast<int>(i) >= named_offset_;
     if (named) {
       pop.tenure[i] = 0;

@@ -62,7 +62,13 @@ Replicate::Replicate(const Model& model)
       streams_(0, 0),
       L_(s_.lab_count()),
       K_(s_.tier_count()),
-      star_(s_.star_tier()) {}
+      star_(s_.star_tier()) {
+  if (L_ >= std::numeric_limits<std::int16_t>::max() ||
+      K_ >= std::numeric_limits<std::int16_t>::max())
+    throw InternalError("Replicate: more than 32,766 labs or tiers");
+  tier_.resize(ids_.size());
+  for (std::size_t i = 0; i < ids_.size(); ++i) tier_[i] = static_cast<std::int16_t>(ids_[i].tier);
+}
 
 Replicate::Replicate(const Model& model, std::uint64_t seed, std::int64_t replicate,
                      MoveObserver* observer)
@@ -83,7 +89,7 @@ void Replicate::restart(std::uint64_t seed, std::int64_t replicate, MoveObserver
   lab_.resize(n);
   anchor_.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
-    lab_[i] = ids_[i].lab;
+    lab_[i] = static_cast<std::int16_t>(ids_[i].lab);
     anchor_[i] = -pop_.tenure[i];
   }
   clock_start_.assign(n, 0);
@@ -99,7 +105,7 @@ void Replicate::restart(std::uint64_t seed, std::int64_t replicate, MoveObserver
   for (std::size_t i = 0; i < n; ++i) {
     const int l = lab_[i];
     if (l < 0) continue;
-    const int k = ids_[i].tier;
+    const int k = tier_[i];
     ++counts_[lk(l, k)];
     ++lab_total_[l];
     power_[l].add(pop_.reputation[i]);
@@ -199,7 +205,7 @@ void Replicate::start_clock(std::int32_t i, std::int32_t start) {
 }
 
 void Replicate::schedule(std::int32_t i, std::int32_t start, double threshold) {
-  const int l = lab_[i], k = ids_[i].tier;
+  const int l = lab_[i], k = tier_[i];
   clock_start_[i] = start;
   clock_left_[i] = threshold;
   const std::int32_t at = first_entry_step(start, threshold, hazard(l, k, true),
@@ -215,7 +221,7 @@ void Replicate::mark(std::int32_t i, std::uint8_t flag) {
 
 void Replicate::move(int t, std::int32_t i, int to) {
   const int from = lab_[i];
-  const int k = ids_[i].tier;
+  const int k = tier_[i];
   const double r = pop_.reputation[i];
   if (from >= 0) {
     --counts_[lk(from, k)];
@@ -238,7 +244,7 @@ void Replicate::move(int t, std::int32_t i, int to) {
     }
   }
   if (from >= 0 && to >= 0) ++result_.flows[result_.flk(from, to, k)];
-  lab_[i] = to;
+  lab_[i] = static_cast<std::int16_t>(to);
   if (!(flags_[i] & kMovedNow)) moved_now_.push_back(i);
   mark(i, kMovedNow);
   if (observer_) observer_->on_move(t, i, from, to, k);
@@ -294,7 +300,7 @@ void Replicate::set_entry_rates(int t, int l, const Event& e) {
   for (std::size_t j = 0; j < lab_.size(); ++j) {
     const auto i = static_cast<std::int32_t>(j);
     if (lab_[i] != l || (flags_[i] & kMovedNow) || clock_start_[i] > t) continue;
-    const int k = ids_[i].tier;
+    const int k = tier_[i];
     const double spent =
         hazard_between(clock_start_[i], t, hazard(l, k, true), hazard(l, k, false), cliff_end(i));
     left.emplace_back(i, std::max(0.0, clock_left_[i] - spent));
@@ -320,8 +326,7 @@ void Replicate::poach(const Event& e) {
   for (std::size_t i = 0; i < lab_.size(); ++i) {
     const int at = lab_[i];
     if (at < 0 || at == e.lab || (flags_[i] & kForced)) continue;
-    if (!e.tiers.empty() &&
-        std::find(e.tiers.begin(), e.tiers.end(), ids_[i].tier) == e.tiers.end())
+    if (!e.tiers.empty() && std::find(e.tiers.begin(), e.tiers.end(), tier_[i]) == e.tiers.end())
       continue;
     if (!e.from.empty() && std::find(e.from.begin(), e.from.end(), at) == e.from.end()) continue;
     candidates.push_back(static_cast<std::int32_t>(i));
@@ -464,14 +469,20 @@ void Replicate::finish_step(int t) {
   moved_now_.clear();
 }
 
-int Replicate::pick_lab(int t, std::int32_t i, double u) {
+// Compiled twice, for AVX2 and for any x86-64, picked at load time: the
+// per-lab loops run 4 labs per instruction on AVX2 (150 -> 108 ns per
+// choice among 13 labs). Every lane does the same IEEE operations in the
+// same order as scalar code (no FMA contraction, sums in lab order), so
+// both versions give the same bits.
+__attribute__((target_clones("avx2", "default"))) int Replicate::pick_lab(int t, std::int32_t i,
+                                                                          double u) {
   (void)t;
   const int here = lab_[i];
-  const int k = ids_[i].tier;
+  const int k = tier_[i];
   const Market& mk = s_.market;
-  const double b_comp = pop_.taste[kComp][i], b_prestige = pop_.taste[kPrestige][i],
-               b_magnet = pop_.taste[kMagnet][i], b_mission = pop_.taste[kMission][i],
-               b_openness = pop_.taste[kOpenness][i];
+  const auto& b = pop_.tastes[i].b;
+  const double b_comp = b[kComp], b_prestige = b[kPrestige], b_magnet = b[kMagnet],
+               b_mission = b[kMission], b_openness = b[kOpenness];
   const std::size_t lp = static_cast<std::size_t>(Lp_);
   double* const v = utility_.data();
   double* const magnet = magnet_.data();

@@ -127,7 +127,8 @@ class Replicate {
   ReplicateResult result_;
 
   // Researchers.
-  std::vector<std::int32_t> lab_;
+  // Compact, since choices read the labs of ties at random: L, K < 2^15.
+  std::vector<std::int16_t> lab_, tier_;
   std::vector<std::int32_t> anchor_;       // tenure at step t = t - anchor
   std::vector<std::int32_t> clock_start_;  // step the current clock counts from
   std::vector<double> clock_left_;         // its threshold, from clock_start
