@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "model/exp_kernel.hpp"
@@ -16,6 +17,33 @@ namespace {
 
 // Standard normal CDF.
 double phi(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
+
+TEST(Streams, LanesAndPrefetchedWordStreamsAreBitIdenticalToSingleCalls) {
+  const Streams streams(0x0123456789abcdefull, 77);
+  std::vector<std::uint64_t> who;
+  std::vector<std::uint32_t> index;
+  for (int i = 0; i < 29; ++i) {  // not a multiple of the 8 lanes
+    std::string name = "r";
+    name += std::to_string(i);
+    who.push_back(identity_hash(name));
+    index.push_back(static_cast<std::uint32_t>(i * 7919 % kMaxStreamIndex));
+  }
+  std::vector<std::uint64_t> out(2 * who.size());
+  bits_lanes(streams, who.data(), Purpose::Ties, index.data(), who.size(), out.data());
+  for (std::size_t i = 0; i < who.size(); ++i) {
+    const auto w = streams.bits(who[i], Purpose::Ties, index[i]);
+    EXPECT_EQ(out[2 * i], std::uint64_t(w[0]) << 32 | w[1]);
+    EXPECT_EQ(out[2 * i + 1], std::uint64_t(w[2]) << 32 | w[3]);
+  }
+  // A stream whose first 4 words were computed in lanes continues exactly.
+  std::vector<std::uint64_t> first(4);
+  const std::uint64_t id[2] = {who[3], who[3]};
+  const std::uint32_t idx[2] = {0, 1};
+  bits_lanes(streams, id, Purpose::Traits, idx, 2, first.data());
+  WordStream plain(streams, who[3], Purpose::Traits);
+  WordStream primed(streams, who[3], Purpose::Traits, first.data(), 4);
+  for (int k = 0; k < 11; ++k) EXPECT_EQ(plain.next(), primed.next()) << "word " << k;
+}
 
 TEST(Ziggurat, MatchesTheNormalCdfIncludingTheTail) {
   const Streams streams(11, 0);

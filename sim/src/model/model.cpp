@@ -82,26 +82,48 @@ void Model::draw_population(std::uint64_t seed, std::int64_t replicate, Populati
   const std::int64_t tenure_span =
       std::max<std::int64_t>(1, static_cast<std::int64_t>(std::floor(4 * 365.25 / s.step_days)));
 
-  for (std::size_t i = 0; i < n; ++i) {
-    const Identity& id = identities_[i];
-    const Tier& tier = s.tiers[id.tier];
-    // Six normals: reputation first, then the tastes in motive order. A
-    // fixed reputation still takes its normal, so the tastes are the same
-    // person's whatever the scenario fixes.
-    WordStream traits(streams, id.who, Purpose::Traits);
-    const double z = standard_normal(traits);
-    pop.reputation[i] = id.fixed_reputation > 0
-                            ? id.fixed_reputation
-                            : tier.reputation_median * std::exp(tier.reputation_sigma * z);
-    for (int m = 0; m < kMotiveCount; ++m)
-      pop.tastes[i].b[m] = s.tastes[m].mean + s.tastes[m].sd * standard_normal(traits);
-    const bool named = static_cast<int>(i) >= named_offset_;
-    if (named) {
-      pop.tenure[i] = 0;
-    } else {
-      const auto w = streams.bits(id.who, Purpose::Tenure, 0);
-      pop.tenure[i] = static_cast<std::int32_t>(std::min<std::int64_t>(
-          tenure_span - 1, static_cast<std::int64_t>(uniform01(w[0], w[1]) * tenure_span)));
+  // The first words of every researcher's streams are computed in blocks,
+  // 8 Philox counters at a time (bits_lanes); the draws below consume them
+  // exactly as if each were computed on demand.
+  constexpr std::size_t kBlock = 64;
+  constexpr int kTraitWords = 6;  // six normals usually take one word each
+  std::uint64_t who[kBlock * kTraitWords / 2];
+  std::uint32_t index[kBlock * kTraitWords / 2];
+  std::uint64_t trait_words[kBlock * kTraitWords], tenure_words[kBlock * 2];
+  for (std::size_t block = 0; block < n; block += kBlock) {
+    const std::size_t m = std::min(kBlock, n - block);
+    for (std::size_t r = 0; r < m; ++r)
+      for (int c = 0; c < kTraitWords / 2; ++c) {
+        who[r * kTraitWords / 2 + c] = identities_[block + r].who;
+        index[r * kTraitWords / 2 + c] = static_cast<std::uint32_t>(c);
+      }
+    bits_lanes(streams, who, Purpose::Traits, index, m * kTraitWords / 2, trait_words);
+    for (std::size_t r = 0; r < m; ++r) {
+      who[r] = identities_[block + r].who;
+      index[r] = 0;
+    }
+    bits_lanes(streams, who, Purpose::Tenure, index, m, tenure_words);
+
+    for (std::size_t r = 0; r < m; ++r) {
+      const std::size_t i = block + r;
+      const Identity& id = identities_[i];
+      const Tier& tier = s.tiers[id.tier];
+      // Six normals: reputation first, then the tastes in motive order. A
+      // fixed reputation still takes its normal, so the tastes are the same
+      // person's whatever the scenario fixes.
+      WordStream traits(streams, id.who, Purpose::Traits, trait_words + r * kTraitWords,
+                        kTraitWords);
+      const double z = standard_normal(traits);
+      pop.reputation[i] = id.fixed_reputation > 0
+                              ? id.fixed_reputation
+                              : tier.reputation_median * std::exp(tier.reputation_sigma * z);
+      for (int k = 0; k < kMotiveCount; ++k)
+        pop.tastes[i].b[k] = s.tastes[k].mean + s.tastes[k].sd * standard_normal(traits);
+      const bool named = static_cast<int>(i) >= named_offset_;
+      const double u = static_cast<double>(tenure_words[2 * r] >> 11) * 0x1.0p-53;
+      pop.tenure[i] = named ? 0
+                            : static_cast<std::int32_t>(std::min<std::int64_t>(
+                                  tenure_span - 1, static_cast<std::int64_t>(u * tenure_span)));
     }
   }
 
@@ -124,19 +146,36 @@ void Model::draw_population(std::uint64_t seed, std::int64_t replicate, Populati
     if (k >= self) ++k;
     return set[static_cast<std::size_t>(k)];
   };
+  // Each researcher's first words (up to 32), computed a block at a time.
+  const std::size_t calls = std::min<std::size_t>(16, static_cast<std::size_t>((degree + 1) / 2)),
+                    words_each = 2 * calls;
+  std::vector<std::uint64_t> tie_who(kBlock * calls), tie_words(kBlock * words_each);
+  std::vector<std::uint32_t> tie_index(kBlock * calls);
   std::size_t next = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    pop.tie_begin[i] = static_cast<std::int32_t>(next);
-    const int l = identities_[i].lab;
-    if (l < 0) continue;
-    const auto& lab = members_[l];
-    WordStream words(streams, identities_[i].who, Purpose::Ties);
-    for (std::int64_t d = 0; d < degree; ++d) {
-      const std::uint64_t w = words.next();
-      const bool within = (w & 0xffffffffu) < within_threshold && lab.size() >= 2;
-      const auto word = static_cast<std::uint32_t>(w >> 32);
-      pop.ties[next++] = within ? pick_other(lab, position_in_lab_[i], word, words)
-                                : pick_other(everyone_, position_in_all_[i], word, words);
+  for (std::size_t block = 0; block < n; block += kBlock) {
+    const std::size_t m = std::min(kBlock, n - block);
+    for (std::size_t r = 0; r < m; ++r)
+      for (std::size_t c = 0; c < calls; ++c) {
+        tie_who[r * calls + c] = identities_[block + r].who;
+        tie_index[r * calls + c] = static_cast<std::uint32_t>(c);
+      }
+    bits_lanes(streams, tie_who.data(), Purpose::Ties, tie_index.data(), m * calls,
+               tie_words.data());
+    for (std::size_t r = 0; r < m; ++r) {
+      const std::size_t i = block + r;
+      pop.tie_begin[i] = static_cast<std::int32_t>(next);
+      const int l = identities_[i].lab;
+      if (l < 0) continue;
+      const auto& lab = members_[l];
+      WordStream words(streams, identities_[i].who, Purpose::Ties,
+                       tie_words.data() + r * words_each, static_cast<int>(words_each));
+      for (std::int64_t d = 0; d < degree; ++d) {
+        const std::uint64_t w = words.next();
+        const bool within = (w & 0xffffffffu) < within_threshold && lab.size() >= 2;
+        const auto word = static_cast<std::uint32_t>(w >> 32);
+        pop.ties[next++] = within ? pick_other(lab, position_in_lab_[i], word, words)
+                                  : pick_other(everyone_, position_in_all_[i], word, words);
+      }
     }
   }
   pop.tie_begin[n] = static_cast<std::int32_t>(next);

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <array>
 #include <cmath>
 
@@ -55,6 +56,69 @@ double standard_normal(WordStream& words) {
     // A wedge: accept under the density.
     const double y = z.f[i] + words.open01() * (z.f[i + 1] - z.f[i]);
     if (y < density(x)) return negative ? -x : x;
+  }
+}
+
+namespace {
+
+constexpr int kLanes = 8;
+
+// Philox4x32-10 (Salmon et al. 2011, as Random123 defines it) on kLanes
+// counters sharing a key, lane by lane.
+__attribute__((target_clones("avx2", "default"))) void philox_lanes(
+    std::uint32_t k0, std::uint32_t k1, const std::uint32_t (&in)[4][kLanes],
+    std::uint32_t (&out)[4][kLanes]) {
+  constexpr std::uint64_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;
+  std::uint32_t c0[kLanes], c1[kLanes], c2[kLanes], c3[kLanes];
+  for (int j = 0; j < kLanes; ++j) {
+    c0[j] = in[0][j];
+    c1[j] = in[1][j];
+    c2[j] = in[2][j];
+    c3[j] = in[3][j];
+  }
+  for (int round = 0; round < 10; ++round) {
+    for (int j = 0; j < kLanes; ++j) {
+      const std::uint64_t p0 = kM0 * c0[j], p1 = kM1 * c2[j];
+      const auto n0 = static_cast<std::uint32_t>(p1 >> 32) ^ c1[j] ^ k0;
+      const auto n2 = static_cast<std::uint32_t>(p0 >> 32) ^ c3[j] ^ k1;
+      c1[j] = static_cast<std::uint32_t>(p1);
+      c3[j] = static_cast<std::uint32_t>(p0);
+      c0[j] = n0;
+      c2[j] = n2;
+    }
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  for (int j = 0; j < kLanes; ++j) {
+    out[0][j] = c0[j];
+    out[1][j] = c1[j];
+    out[2][j] = c2[j];
+    out[3][j] = c3[j];
+  }
+}
+
+}  // namespace
+
+void bits_lanes(const Streams& streams, const std::uint64_t* who, Purpose purpose,
+                const std::uint32_t* index, std::size_t count, std::uint64_t* out) {
+  const std::uint64_t seed = streams.seed();
+  const auto k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
+  const std::uint32_t high = static_cast<std::uint32_t>(purpose) << 24;
+  std::uint32_t in[4][kLanes], res[4][kLanes];
+  for (std::size_t base = 0; base < count; base += kLanes) {
+    const std::size_t n = std::min<std::size_t>(kLanes, count - base);
+    for (std::size_t j = 0; j < kLanes; ++j) {
+      const std::size_t at = base + (j < n ? j : 0);
+      in[0][j] = streams.replicate();
+      in[1][j] = static_cast<std::uint32_t>(who[at]);
+      in[2][j] = static_cast<std::uint32_t>(who[at] >> 32);
+      in[3][j] = high | index[at];
+    }
+    philox_lanes(k0, k1, in, res);
+    for (std::size_t j = 0; j < n; ++j) {
+      out[2 * (base + j)] = static_cast<std::uint64_t>(res[0][j]) << 32 | res[1][j];
+      out[2 * (base + j) + 1] = static_cast<std::uint64_t>(res[2][j]) << 32 | res[3][j];
+    }
   }
 }
 
