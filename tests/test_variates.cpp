@@ -28,12 +28,14 @@ TEST(Streams, LanesAndPrefetchedWordStreamsAreBitIdenticalToSingleCalls) {
     who.push_back(identity_hash(name));
     index.push_back(static_cast<std::uint32_t>(i * 7919 % kMaxStreamIndex));
   }
-  std::vector<std::uint64_t> out(2 * who.size());
-  bits_lanes(streams, who.data(), Purpose::Ties, index.data(), who.size(), out.data());
-  for (std::size_t i = 0; i < who.size(); ++i) {
-    const auto w = streams.bits(who[i], Purpose::Ties, index[i]);
-    EXPECT_EQ(out[2 * i], std::uint64_t(w[0]) << 32 | w[1]);
-    EXPECT_EQ(out[2 * i + 1], std::uint64_t(w[2]) << 32 | w[3]);
+  for (const bool avx2 : {true, false}) {
+    std::vector<std::uint64_t> out(2 * who.size());
+    bits_lanes(streams, who.data(), Purpose::Ties, index.data(), who.size(), out.data(), avx2);
+    for (std::size_t i = 0; i < who.size(); ++i) {
+      const auto w = streams.bits(who[i], Purpose::Ties, index[i]);
+      EXPECT_EQ(out[2 * i], std::uint64_t(w[0]) << 32 | w[1]) << "avx2 " << avx2;
+      EXPECT_EQ(out[2 * i + 1], std::uint64_t(w[2]) << 32 | w[3]) << "avx2 " << avx2;
+    }
   }
   // A stream whose first 4 words were computed in lanes continues exactly.
   std::vector<std::uint64_t> first(4);

@@ -141,9 +141,11 @@ class WordStream {
 // Many draws at once: for each i < count, the two words of
 // streams.bits(who[i], purpose, index[i]) as 64-bit words out[2i], out[2i+1]
 // (the order WordStream uses). Bit-identical to calling bits() count times;
-// computed 8 counters at a time so that the Philox rounds vectorise.
+// computed 8 counters at a time, with AVX2 where the processor has it
+// (`avx2 = false` forces the portable code, for tests).
 void bits_lanes(const Streams& streams, const std::uint64_t* who, Purpose purpose,
-                const std::uint32_t* index, std::size_t count, std::uint64_t* out);
+                const std::uint32_t* index, std::size_t count, std::uint64_t* out,
+                bool avx2 = true);
 
 // Standard normal by the ziggurat method (Marsaglia and Tsang 2000, 256
 // layers), exact up to floating point: the layer, the sign and the abscissa

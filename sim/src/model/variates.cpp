@@ -1,3 +1,5 @@
+#include <immintrin.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -65,9 +67,8 @@ constexpr int kLanes = 8;
 
 // Philox4x32-10 (Salmon et al. 2011, as Random123 defines it) on kLanes
 // counters sharing a key, lane by lane.
-__attribute__((target_clones("avx2", "default"))) void philox_lanes(
-    std::uint32_t k0, std::uint32_t k1, const std::uint32_t (&in)[4][kLanes],
-    std::uint32_t (&out)[4][kLanes]) {
+void philox_lanes(std::uint32_t k0, std::uint32_t k1, const std::uint32_t (&in)[4][kLanes],
+                  std::uint32_t (&out)[4][kLanes]) {
   constexpr std::uint64_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u;
   std::uint32_t c0[kLanes], c1[kLanes], c2[kLanes], c3[kLanes];
   for (int j = 0; j < kLanes; ++j) {
@@ -97,10 +98,50 @@ __attribute__((target_clones("avx2", "default"))) void philox_lanes(
   }
 }
 
+// The same with AVX2 intrinsics: each 32-bit word in the low half of a
+// 64-bit lane, so the 32 x 32 -> 64 multiplies are single vpmuludq and no
+// shuffles are needed (about 3x fewer instructions than what compilers make
+// of the portable loop).
+__attribute__((target("avx2"))) void philox_lanes_avx2(std::uint32_t k0, std::uint32_t k1,
+                                                       const std::uint32_t (&in)[4][kLanes],
+                                                       std::uint32_t (&out)[4][kLanes]) {
+  static_assert(kLanes == 8);
+  __m256i c[4][2];
+  for (int w = 0; w < 4; ++w)
+    for (int h = 0; h < 2; ++h)
+      c[w][h] =
+          _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(&in[w][4 * h])));
+  const __m256i m0 = _mm256_set1_epi64x(0xD2511F53), m1 = _mm256_set1_epi64x(0xCD9E8D57);
+  const __m256i low = _mm256_set1_epi64x(0xffffffff);
+  for (int round = 0; round < 10; ++round) {
+    const __m256i key0 = _mm256_set1_epi64x(k0), key1 = _mm256_set1_epi64x(k1);
+    for (int h = 0; h < 2; ++h) {
+      const __m256i p0 = _mm256_mul_epu32(c[0][h], m0), p1 = _mm256_mul_epu32(c[2][h], m1);
+      const __m256i n0 =
+          _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), c[1][h]), key0);
+      const __m256i n2 =
+          _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), c[3][h]), key1);
+      c[1][h] = _mm256_and_si256(p1, low);
+      c[3][h] = _mm256_and_si256(p0, low);
+      c[0][h] = n0;
+      c[2][h] = n2;
+    }
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+  for (int w = 0; w < 4; ++w)
+    for (int h = 0; h < 2; ++h)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(&out[w][4 * h]),
+                       _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(c[w][h], pick)));
+}
+
 }  // namespace
 
 void bits_lanes(const Streams& streams, const std::uint64_t* who, Purpose purpose,
-                const std::uint32_t* index, std::size_t count, std::uint64_t* out) {
+                const std::uint32_t* index, std::size_t count, std::uint64_t* out, bool avx2) {
+  static const bool has_avx2 = __builtin_cpu_supports("avx2");
+  const bool vector_unit = avx2 && has_avx2;
   const std::uint64_t seed = streams.seed();
   const auto k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
   const std::uint32_t high = static_cast<std::uint32_t>(purpose) << 24;
@@ -114,7 +155,10 @@ void bits_lanes(const Streams& streams, const std::uint64_t* who, Purpose purpos
       in[2][j] = static_cast<std::uint32_t>(who[at] >> 32);
       in[3][j] = high | index[at];
     }
-    philox_lanes(k0, k1, in, res);
+    if (vector_unit)
+      philox_lanes_avx2(k0, k1, in, res);
+    else
+      philox_lanes(k0, k1, in, res);
     for (std::size_t j = 0; j < n; ++j) {
       out[2 * (base + j)] = static_cast<std::uint64_t>(res[0][j]) << 32 | res[1][j];
       out[2 * (base + j) + 1] = static_cast<std::uint64_t>(res[2][j]) << 32 | res[3][j];
