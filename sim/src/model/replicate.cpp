@@ -158,8 +158,10 @@ void Replicate::restart(std::uint64_t seed, std::int64_t replicate, MoveObserver
 
   calendar_.resize(static_cast<std::size_t>(s_.steps));
   for (auto& bucket : calendar_) bucket.clear();
+  batch_.clear();
   for (std::size_t i = 0; i < n; ++i)
-    if (lab_[i] >= 0) start_clock(static_cast<std::int32_t>(i), 0);
+    if (lab_[i] >= 0) batch_.push_back(static_cast<std::int32_t>(i));
+  start_clocks(0);
 
   star_power_.assign(L_, 0);
   star_mass_.assign(L_, 0);
@@ -195,13 +197,26 @@ void Replicate::update_hazards(int l) {
   }
 }
 
-void Replicate::start_clock(std::int32_t i, std::int32_t start) {
+// Fresh clocks from step `start` for the researchers in batch_, their
+// thresholds computed 8 at a time.
+void Replicate::start_clocks(std::int32_t start) {
   if (start >= s_.steps) {
-    entry_step_[i] = kNoEntry;
+    for (const auto i : batch_) entry_step_[i] = kNoEntry;
     return;
   }
-  const auto w = streams_.bits(ids_[i].who, Purpose::Entry, static_cast<std::uint32_t>(start));
-  schedule(i, start, standard_exponential(w[0], w[1]));
+  draw_batch(Purpose::Entry, static_cast<std::uint32_t>(start));
+  for (std::size_t b = 0; b < batch_.size(); ++b)
+    schedule(batch_[b], start, -std::log(open_unit(batch_words_[2 * b])));
+}
+
+// The first two words of (who, purpose, index) for everyone in batch_.
+void Replicate::draw_batch(Purpose purpose, std::uint32_t index) {
+  const std::size_t n = batch_.size();
+  batch_who_.resize(n);
+  batch_index_.assign(n, index);
+  batch_words_.resize(2 * n);
+  for (std::size_t b = 0; b < n; ++b) batch_who_[b] = ids_[batch_[b]].who;
+  bits_lanes(streams_, batch_who_.data(), purpose, batch_index_.data(), n, batch_words_.data());
 }
 
 void Replicate::schedule(std::int32_t i, std::int32_t start, double threshold) {
@@ -428,7 +443,10 @@ void Replicate::market_entry(int t) {
 void Replicate::choose_all(int t) {
   pending_.clear();
   for (auto& a : applicants_) a.clear();
-  for (auto i : on_market_) choose(t, i);
+  batch_.assign(on_market_.begin(), on_market_.end());
+  draw_batch(Purpose::Choice, static_cast<std::uint32_t>(t));
+  for (std::size_t b = 0; b < batch_.size(); ++b)
+    choose(t, batch_[b], batch_words_[2 * b], batch_words_[2 * b + 1]);
   for (int l = 0; l < L_; ++l) admit(l);
 }
 
@@ -443,12 +461,14 @@ void Replicate::finish_step(int t) {
     }
   }
   // Fresh clocks after an entry by one's own clock and after any move.
+  batch_.clear();
   for (const auto i : reclock_) {
     if (lab_[i] >= 0)
-      start_clock(i, t + 1);
+      batch_.push_back(i);
     else
       entry_step_[i] = kNoEntry;
   }
+  start_clocks(t + 1);
   reclock_.clear();
   calendar_[static_cast<std::size_t>(t)].clear();
 
@@ -545,11 +565,12 @@ __attribute__((target_clones("avx2", "default"))) int Replicate::pick_lab(int t,
 }
 
 // Multinomial-logit choice among open labs, by inverse CDF of one uniform.
-void Replicate::choose(int t, std::int32_t i) {
+// `first` and `second` are the words of (who, Choice, t): the logit's
+// uniform and the capacity priority.
+void Replicate::choose(int t, std::int32_t i, std::uint64_t first, std::uint64_t second) {
   ++result_.market_decisions;
-  const auto w = streams_.bits(ids_[i].who, Purpose::Choice, static_cast<std::uint32_t>(t));
-  const int chosen = pick_lab(t, i, uniform01(w[0], w[1]));
-  const double u_priority = uniform01(w[2], w[3]);
+  const int chosen = pick_lab(t, i, static_cast<double>(first >> 11) * 0x1.0p-53);
+  const double u_priority = static_cast<double>(second >> 11) * 0x1.0p-53;
   if (chosen == lab_[i]) return;  // staying is not a move
   if (chosen >= 0 && s_.labs[chosen].capacity) {
     applicants_[chosen].push_back({u_priority, i});

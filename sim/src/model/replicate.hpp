@@ -110,9 +110,13 @@ class Replicate {
   void close(int l);
   void set_entry_rates(int t, int l, const Event& e);
   void update_hazards(int l);
-  void start_clock(std::int32_t i, std::int32_t start);
+  void start_clocks(std::int32_t start);
+  void draw_batch(Purpose purpose, std::uint32_t index);
+  static double open_unit(std::uint64_t word) {
+    return (static_cast<double>(word >> 11) + 0.5) * 0x1.0p-53;
+  }
   void schedule(std::int32_t i, std::int32_t start, double threshold);
-  void choose(int t, std::int32_t i);
+  void choose(int t, std::int32_t i, std::uint64_t first, std::uint64_t second);
   void admit(int l);
   void reject(std::int32_t i);
   void put_on_market(std::int32_t i);
@@ -158,6 +162,10 @@ class Replicate {
   // Per step.
   std::vector<std::int32_t> flagged_, moved_now_, moved_prev_, on_market_, reclock_;
   std::vector<Offer> offers_;
+  // Researchers whose draws are computed together, and those draws.
+  std::vector<std::int32_t> batch_;
+  std::vector<std::uint64_t> batch_who_, batch_words_;
+  std::vector<std::uint32_t> batch_index_;
   std::vector<std::pair<std::int32_t, int>> pending_;
   std::vector<std::vector<std::pair<double, std::int32_t>>> applicants_;
   std::vector<double> utility_, magnet_, comp_scratch_, tie_count_;  // [Lp] scratch
