@@ -394,6 +394,8 @@ class Summaries : public ResultsFileTest {
     talentsim::summaries::block_bytes = talentsim::summaries::kDefaultBlockBytes;
     talentsim::summaries::chunks_per_read = talentsim::summaries::kDefaultChunksPerRead;
     talentsim::layout::time_chunk_steps = talentsim::layout::kTimeChunkSteps;
+    talentsim::layout::replicate_chunk = talentsim::layout::kReplicateChunk;
+    talentsim::layout::writer_buffer_bytes = talentsim::layout::kWriterBufferBytes;
     ResultsFileTest::TearDown();
   }
 
@@ -462,32 +464,55 @@ TEST_F(Summaries, BlocksHoldWhatTheCapAllows) {
 
 TEST_F(Summaries, AreTheSameWhateverTheChunksBlocksAndReads) {
   namespace sm = talentsim::summaries;
-  // 13 steps in chunks of 1, 2, 4 and 5 steps (a partial last chunk) or all
-  // 13 (16 clamped); blocks of 1 step up to all 13 (per step, 11 replicates
+  // 11 replicates in chunks of 4 (a partial last row) or all 11 (16
+  // clamped); 13 steps in chunks of 1, 2, 4 and 5 steps (a partial last
+  // chunk) or all 13 (16 clamped); blocks of 1 step up to all 13 (per step, 11 replicates
   // take 528 bytes and their percentiles 480): parts of a chunk, whole
-  // chunks, several chunks and a partial last block; reads of 1 chunk or the
-  // default.
+  // chunks, several chunks and a partial last block; reads of 1 chunk (so a
+  // row of them) or the default.
   const ResultShape s{.steps = 13, .labs = 3, .tiers = 2, .named = 1, .questions = 0};
   const auto all = replicates(s, 11);
   const DistributionSummaries want = brute_summaries(all, s);
   std::vector<DistributionSummaries> got;
-  for (const std::int64_t chunk : {1, 2, 4, 5, 16}) {
-    for (const size_t bytes :
-         {size_t{1}, size_t{3000}, size_t{5000}, size_t{6100}, sm::kDefaultBlockBytes}) {
-      for (const size_t reads : {size_t{1}, sm::kDefaultChunksPerRead}) {
-        talentsim::layout::time_chunk_steps = chunk;
-        sm::block_bytes = bytes;
-        sm::chunks_per_read = reads;
-        SCOPED_TRACE(testing::Message() << "chunk " << chunk << ", block bytes " << bytes
-                                        << ", chunks per read " << reads);
-        got.push_back(write_and_summarize(s, all));
-        expect_same_summaries(got.back(), want);
-        // Bit for bit, -0.0 and NaN included.
-        EXPECT_TRUE(bit_identical(got.back().headcount, got.front().headcount));
-        EXPECT_TRUE(bit_identical(got.back().total_headcount, got.front().total_headcount));
-        EXPECT_TRUE(bit_identical(got.back().share, got.front().share));
+  for (const std::int64_t rows : {4, 16}) {
+    for (const std::int64_t chunk : {1, 2, 4, 5, 16}) {
+      for (const size_t bytes :
+           {size_t{1}, size_t{3000}, size_t{5000}, size_t{6100}, sm::kDefaultBlockBytes}) {
+        for (const size_t reads : {size_t{1}, sm::kDefaultChunksPerRead}) {
+          talentsim::layout::replicate_chunk = rows;
+          talentsim::layout::time_chunk_steps = chunk;
+          sm::block_bytes = bytes;
+          sm::chunks_per_read = reads;
+          SCOPED_TRACE(testing::Message()
+                       << rows << " replicates by " << chunk << " steps per chunk, block bytes "
+                       << bytes << ", chunks per read " << reads);
+          got.push_back(write_and_summarize(s, all));
+          expect_same_summaries(got.back(), want);
+          // Bit for bit, -0.0 and NaN included.
+          EXPECT_TRUE(bit_identical(got.back().headcount, got.front().headcount));
+          EXPECT_TRUE(bit_identical(got.back().total_headcount, got.front().total_headcount));
+          EXPECT_TRUE(bit_identical(got.back().share, got.front().share));
+        }
       }
     }
+  }
+}
+
+TEST_F(Summaries, TimeChunksAreAsManyStepsAsTheBlocksHold) {
+  using talentsim::summaries::time_chunk_steps;
+  const ResultShape s{.steps = 157, .labs = 13, .tiers = 3, .named = 10, .questions = 5};
+  // 260 bytes per replicate and step, 12 MiB (3/4 of 16): 16 steps up to
+  // ~3,000 replicates, then blocks of equal size that fit.
+  EXPECT_EQ(time_chunk_steps(1, s, 16), 16);
+  EXPECT_EQ(time_chunk_steps(3000, s, 16), 16);
+  EXPECT_EQ(time_chunk_steps(5000, s, 16), 9);    // 9 fit; 18 blocks of 9 (the last 4)
+  EXPECT_EQ(time_chunk_steps(10'000, s, 16), 4);  // 4 fit
+  EXPECT_EQ(time_chunk_steps(100'000'000, s, 16), 1);
+  EXPECT_EQ(time_chunk_steps(10, ResultShape{.steps = 5, .labs = 1, .tiers = 1}, 16), 5);
+  // Blocks follow the chunks, so each chunk is read once.
+  for (const std::int64_t r : {1000, 5000, 10'000, 30'000}) {
+    const std::int64_t tc = time_chunk_steps(r, s, 16);
+    EXPECT_EQ(talentsim::summaries::steps_per_block(r, s, tc) % tc, 0) << r;
   }
 }
 
@@ -522,25 +547,31 @@ TEST_F(Summaries, BlocksAreWholeChunksOrPartsOfOne) {
   }
 }
 
-TEST_F(Summaries, TimeVariablesAreChunkedBySteps) {
+TEST_F(Summaries, VariablesAreChunkedByReplicatesAndSteps) {
   const ResultShape s{.steps = 40, .labs = 3, .tiers = 2, .named = 2, .questions = 1};
   const fs::path dest = dir_ / "chunks.h5";
-  for (const std::int64_t chunk : {talentsim::layout::kTimeChunkSteps, std::int64_t{64}}) {
+  const std::int64_t replicates = 5;
+  for (const auto& [rows, chunk] :
+       {std::pair{talentsim::layout::kReplicateChunk, talentsim::layout::kTimeChunkSteps},
+        std::pair{std::int64_t{2}, std::int64_t{64}},
+        std::pair{std::int64_t{1}, std::int64_t{16}}}) {
+    talentsim::layout::replicate_chunk = rows;
     talentsim::layout::time_chunk_steps = chunk;
+    const hsize_t rc = hsize_t(std::min<std::int64_t>(rows, replicates));
     const hsize_t tc = hsize_t(std::min<std::int64_t>(chunk, s.steps));
     fs::remove(dest);
-    ResultsWriter writer(dest, sample_meta(s, 2), s, false);
-    for (std::int64_t r = 0; r < 2; ++r) writer.write(sample_replicate(r, s));
+    ResultsWriter writer(dest, sample_meta(s, replicates), s, false);
+    for (std::int64_t r = 0; r < replicates; ++r) writer.write(sample_replicate(r, s));
     writer.commit();
 
     const std::vector<std::pair<const char*, std::vector<hsize_t>>> want = {
-        {"headcount", {1, tc, 3, 2}}, {"hires", {1, tc, 3, 2}},  {"departures", {1, tc, 3, 2}},
-        {"star_power", {1, tc, 3}},   {"named_lab", {1, tc, 2}}, {"flows", {1, 3, 3, 2}},
-        {"question_value", {1, 1}}};
+        {"headcount", {rc, tc, 3, 2}}, {"hires", {rc, tc, 3, 2}},  {"departures", {rc, tc, 3, 2}},
+        {"star_power", {rc, tc, 3}},   {"named_lab", {rc, tc, 2}}, {"flows", {rc, 3, 3, 2}},
+        {"question_value", {rc, 1}}};
     const hid_t file = H5Fopen(dest.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
     ASSERT_GE(file, 0);
     for (const auto& [name, dims] : want) {
-      SCOPED_TRACE(testing::Message() << name << ", chunk " << chunk);
+      SCOPED_TRACE(testing::Message() << name << ", rows " << rows << ", chunk " << chunk);
       const hid_t dataset = H5Dopen2(file, name, H5P_DEFAULT);
       ASSERT_GE(dataset, 0);
       const hid_t dcpl = H5Dget_create_plist(dataset);
@@ -551,11 +582,166 @@ TEST_F(Summaries, TimeVariablesAreChunkedBySteps) {
       got.resize(size_t(rank));
       EXPECT_EQ(got, dims);
       EXPECT_EQ(H5Pget_nfilters(dcpl), 2);  // shuffle, deflate
+      unsigned flags = 0, values[1] = {0};
+      size_t count = 1;
+      EXPECT_EQ(H5Pget_filter2(dcpl, 0, &flags, &count, values, 0, nullptr, nullptr),
+                H5Z_FILTER_SHUFFLE);
+      count = 1;
+      EXPECT_EQ(H5Pget_filter2(dcpl, 1, &flags, &count, values, 0, nullptr, nullptr),
+                H5Z_FILTER_DEFLATE);
       H5Pclose(dcpl);
       H5Dclose(dataset);
     }
     H5Fclose(file);
+    // Each chunk stored once, whole: rows of replicates by blocks of steps.
+    const hid_t again = H5Fopen(dest.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    const hid_t headcount = H5Dopen2(again, "headcount", H5P_DEFAULT);
+    const hid_t space = H5Dget_space(headcount);
+    hsize_t chunks = 0;
+    EXPECT_GE(H5Dget_num_chunks(headcount, space, &chunks), 0);
+    EXPECT_EQ(chunks, ((replicates + rc - 1) / rc) * ((s.steps + tc - 1) / tc));
+    H5Sclose(space);
+    H5Dclose(headcount);
+    H5Fclose(again);
+    EXPECT_EQ(RunReader(dest).read(replicates - 1).headcount,
+              sample_replicate(replicates - 1, s).headcount);
   }
+}
+
+// Chunks of several replicates: whatever the order the replicates come in,
+// however many there are, and however many rows the writer may hold (down
+// to two, so that rows are written before they are whole and the rest
+// merged in later), every value comes back bit for bit and the summaries
+// are exact.
+class ChunkRows : public Summaries {
+ protected:
+  void write_and_check(const ResultShape& s, const std::vector<ReplicateResult>& all,
+                       const std::vector<std::int64_t>& order) {
+    const fs::path dest = dir_ / "rows.h5";
+    fs::remove(dest);
+    {
+      ResultsWriter writer(dest, sample_meta(s, std::int64_t(all.size())), s, false);
+      for (const std::int64_t r : order) writer.write(all[size_t(r)]);
+      writer.commit();
+    }
+    const RunReader reader(dest);
+    std::vector<std::int64_t> backwards = order;
+    std::reverse(backwards.begin(), backwards.end());
+    for (const std::int64_t r : backwards) expect_same_replicate(reader.read(r), all[size_t(r)]);
+    expect_same_summaries(reader.summaries(), brute_summaries(all, s));
+  }
+
+  static std::vector<std::int64_t> shuffled(std::int64_t n, std::uint32_t seed) {
+    std::vector<std::int64_t> order(static_cast<size_t>(n));
+    for (std::int64_t r = 0; r < n; ++r) order[size_t(r)] = r;
+    for (size_t i = order.size(); i > 1; --i) {
+      seed = seed * 1664525u + 1013904223u;
+      std::swap(order[i - 1], order[(seed >> 8) % i]);
+    }
+    return order;
+  }
+};
+
+TEST_F(ChunkRows, ComeBackExactlyInAnyOrder) {
+  const ResultShape s{.steps = 7, .labs = 3, .tiers = 2, .named = 2, .questions = 2};
+  talentsim::layout::replicate_chunk = 4;
+  talentsim::layout::time_chunk_steps = 3;  // edge chunks on both axes
+  for (const std::int64_t count : {11, 12, 1, 3, 4, 5}) {
+    const auto all = replicates(s, count);
+    std::vector<std::int64_t> ascending = shuffled(count, 0), descending;
+    std::sort(ascending.begin(), ascending.end());
+    descending.assign(ascending.rbegin(), ascending.rend());
+    for (const auto& order : {ascending, descending, shuffled(count, 1), shuffled(count, 2)}) {
+      SCOPED_TRACE(testing::Message() << count << " replicates, first " << order.front());
+      write_and_check(s, all, order);
+    }
+  }
+}
+
+TEST_F(ChunkRows, ComeBackExactlyWhenRowsAreWrittenBeforeTheyAreWhole) {
+  const ResultShape s{.steps = 9, .labs = 2, .tiers = 3, .named = 1, .questions = 1};
+  talentsim::layout::replicate_chunk = 4;
+  talentsim::layout::time_chunk_steps = 4;
+  talentsim::layout::writer_buffer_bytes = 1;  // two rows at most
+  const std::int64_t count = 18;
+  const auto all = replicates(s, count);
+  // One replicate of each row in turn: every row opened is pushed out by
+  // the next but one, several times over.
+  std::vector<std::int64_t> strided;
+  for (std::int64_t i = 0; i < 4; ++i) {
+    for (std::int64_t r = i; r < count; r += 4) strided.push_back(r);
+  }
+  write_and_check(s, all, strided);
+  write_and_check(s, all, shuffled(count, 3));
+}
+
+// A row whose replicates are split between two threads' stretches waits
+// for the second thread; once the writer has gone on for 16 rows' worth of
+// replicates, it writes the row as it is and completes it later.
+TEST_F(ChunkRows, ComeBackExactlyWhenARowWaitsLong) {
+  const ResultShape s{.steps = 5, .labs = 2, .tiers = 2, .named = 1, .questions = 1};
+  talentsim::layout::replicate_chunk = 2;
+  std::int64_t count = 41;
+  auto all = replicates(s, count);
+  std::vector<std::int64_t> order = {0};
+  for (std::int64_t r = 2; r < count; ++r) order.push_back(r);
+  order.push_back(1);
+  write_and_check(s, all, order);
+  // Twice over (rows of 3, so 48 replicates make a row wait long): row 1
+  // waits with replicate 3, is written; waits with 4, is written again
+  // with 3 read back; and 5 completes it.
+  talentsim::layout::replicate_chunk = 3;
+  count = 131;
+  all = replicates(s, count);
+  order = {3};
+  for (std::int64_t r = 6; r < 61; ++r) order.push_back(r);
+  order.push_back(4);
+  for (std::int64_t r = 61; r < 121; ++r) order.push_back(r);
+  for (std::int64_t r : {5, 0, 1, 2}) order.push_back(r);
+  for (std::int64_t r = 121; r < count; ++r) order.push_back(r);
+  write_and_check(s, all, order);
+}
+
+TEST_F(ChunkRows, ASingleReplicate) {
+  const ResultShape s{.steps = 20, .labs = 3, .tiers = 2, .named = 1, .questions = 1};
+  write_and_check(s, replicates(s, 1), {0});
+}
+
+// Values the writer's compressor must code every way it can: noise (stored
+// blocks), long runs (matches, cut at 258 bytes), runs of 1 and 2, a single
+// value, all values, and runs that cross from one plane of bytes to the next.
+TEST_F(ChunkRows, AnyValuesComeBackExactly) {
+  const ResultShape s{.steps = 64, .labs = 5, .tiers = 4, .named = 3, .questions = 2};
+  talentsim::layout::replicate_chunk = 3;
+  talentsim::layout::time_chunk_steps = 64;
+  std::vector<ReplicateResult> all;
+  std::uint64_t noise = 88172645463325252ull;
+  auto next = [&] {
+    noise ^= noise << 13;
+    noise ^= noise >> 7;
+    noise ^= noise << 17;
+    return noise;
+  };
+  for (std::int64_t r = 0; r < 7; ++r) {
+    ReplicateResult x(s);
+    x.replicate = r;
+    for (size_t i = 0; i < x.headcount.size(); ++i) {
+      x.headcount[i] = std::int32_t(next());                                     // noise
+      x.hires[i] = r % 2 == 0 ? 0 : std::int32_t(i / (1 + size_t(r)) % 3);       // runs
+      x.departures[i] = std::int32_t(i % 256 == 255 ? next() % 7 : 0x01010101);  // a byte
+    }
+    for (size_t i = 0; i < x.star_power.size(); ++i) {
+      std::uint64_t bits = next();
+      double v;
+      std::memcpy(&v, &bits, sizeof v);
+      x.star_power[i] = r == 3 ? 0.0 : r == 4 ? double(i % 2) : v;  // NaN among them
+    }
+    for (size_t i = 0; i < x.named_lab.size(); ++i) x.named_lab[i] = std::int32_t(i % 256) - 1;
+    for (size_t i = 0; i < x.flows.size(); ++i) x.flows[i] = std::int32_t(next() % 3);
+    for (size_t i = 0; i < x.question_value.size(); ++i) x.question_value[i] = double(next());
+    all.push_back(std::move(x));
+  }
+  write_and_check(s, all, {6, 0, 3, 1, 2, 5, 4});
 }
 
 TEST_F(Summaries, AreNaNWithoutReplicates) {
@@ -579,6 +765,89 @@ TEST(Percentiles, FollowNumpysDefaultMethod) {
   std::vector<double> with_nan = {1, std::numeric_limits<double>::quiet_NaN(), 3};
   talentsim::summaries::percentiles(with_nan, out);
   for (const double v : out) EXPECT_TRUE(std::isnan(v));
+}
+
+// Many values go through buckets rather than selection: the same as a sort,
+// with ties, negative values, a spread too wide to bucket and infinities.
+TEST(Percentiles, OfManyValuesAreThoseOfASort) {
+  std::uint64_t state = 99;
+  auto uniform = [&] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return double(state >> 11) * 0x1.0p-53;
+  };
+  const double inf = std::numeric_limits<double>::infinity();
+  for (const size_t n : {63, 64, 65, 100, 1000, 4099}) {
+    for (int kind = 0; kind < 6; ++kind) {
+      std::vector<double> values;
+      for (size_t i = 0; i < n; ++i) {
+        const double u = uniform();
+        switch (kind) {
+          case 0:
+            values.push_back(u);
+            break;  // spread evenly
+          case 1:
+            values.push_back(std::floor(u * 7) - 3);
+            break;  // ties
+          case 2:
+            values.push_back(std::pow(u, 40) * 1e6 - 1);
+            break;  // skewed
+          case 3:
+            values.push_back(i % 2 ? -1.7e308 : 1.7e308 * u);
+            break;  // too wide
+          case 4:
+            values.push_back(i == 5 ? -inf : u);
+            break;
+          default:
+            values.push_back(i % 9 == 0 ? 0.25 : 0.5 + u * 1e-12);
+            break;
+        }
+      }
+      std::array<double, 5> got{};
+      std::vector<double> copy = values;
+      talentsim::summaries::percentiles(copy, got);
+      const std::vector<double> want = brute_percentiles(values);
+      SCOPED_TRACE(testing::Message() << n << " values of kind " << kind);
+      for (size_t q = 0; q < 5; ++q) EXPECT_TRUE(same_double(got[q], want[q])) << q;
+    }
+  }
+}
+
+// Integers by counting (narrow range) or as doubles (wide): bit for bit what
+// percentiles() gives for the same values as doubles.
+TEST(Percentiles, OfIntegersAreThoseOfTheSameDoubles) {
+  std::uint64_t state = 12345;
+  auto next = [&] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return state >> 33;
+  };
+  std::vector<std::uint32_t> histogram;
+  std::vector<double> scratch;
+  for (const std::int64_t spread :
+       {std::int64_t{1}, std::int64_t{2}, std::int64_t{7}, std::int64_t{1000},
+        std::int64_t{100'000}, std::int64_t{1} << 31}) {
+    for (const size_t n : {1, 2, 3, 4, 5, 19, 20, 21, 100, 1001}) {
+      std::vector<std::int32_t> ints;
+      std::vector<std::int64_t> wide;
+      for (size_t i = 0; i < n; ++i) {
+        const std::int64_t v = std::int64_t(next() % std::uint64_t(spread)) - spread / 3;
+        ints.push_back(std::int32_t(v));
+        wide.push_back(v * 3);
+      }
+      std::vector<double> doubles(ints.begin(), ints.end());
+      std::array<double, 5> want{}, got{};
+      talentsim::summaries::percentiles(doubles, want);
+      talentsim::summaries::integer_percentiles<std::int32_t>(ints, histogram, scratch, got);
+      SCOPED_TRACE(testing::Message() << "spread " << spread << ", " << n << " values");
+      EXPECT_EQ(std::memcmp(got.data(), want.data(), sizeof want), 0);
+      doubles.assign(wide.begin(), wide.end());
+      talentsim::summaries::percentiles(doubles, want);
+      talentsim::summaries::integer_percentiles<std::int64_t>(wide, histogram, scratch, got);
+      EXPECT_EQ(std::memcmp(got.data(), want.data(), sizeof want), 0);
+    }
+  }
+  std::array<double, 5> none{};
+  talentsim::summaries::integer_percentiles<std::int32_t>({}, histogram, scratch, none);
+  for (const double v : none) EXPECT_TRUE(std::isnan(v));
 }
 
 // --- comparison files ----------------------------------------------------
@@ -1148,6 +1417,23 @@ INSTANTIATE_TEST_SUITE_P(NamedResearchers, XarrayReadsTheFile,
                            return "N" + std::to_string(info.param.first) + "Q" +
                                   std::to_string(info.param.second);
                          });
+
+// Chunks of 2 replicates by 2 steps, so that both the last row (replicate 2)
+// and the last step (4) lie in edge chunks that netCDF-C must cut.
+TEST_F(ResultsFileTest, XarrayReadsEdgeChunks) {
+  const talentsim::test::SampleRun run = talentsim::test::make_sample_run(2, 1);
+  const fs::path file = dir_ / "edges.h5";
+  talentsim::layout::replicate_chunk = 2;
+  talentsim::layout::time_chunk_steps = 2;
+  {
+    ResultsWriter writer(file, run.meta, run.shape, false);
+    for (const std::int64_t r : {2, 0, 1}) writer.write(run.replicates[size_t(r)]);
+    writer.commit();
+  }
+  talentsim::layout::replicate_chunk = talentsim::layout::kReplicateChunk;
+  talentsim::layout::time_chunk_steps = talentsim::layout::kTimeChunkSteps;
+  run_python_check(dir_, file, talentsim::test::expected_json(run));
+}
 
 // A comparison file of two differently shaped runs: each group opens in
 // xarray as a run, the root as an empty dataset with the comparison's

@@ -23,6 +23,14 @@
 // not exceed a fixed dimension, so a variable with an empty dimension is
 // stored contiguous and uncompressed; it holds no data anyway.
 //
+// Per-replicate variables are chunked by rows of replicates (see
+// results_layout.hpp for why and what it measured): write() keeps each
+// replicate in a row buffer (RowBuffer) until its row is whole, then writes
+// each chunk of the row once, compressed here (deflate.hpp) and handed to
+// HDF5 with H5Dwrite_chunk, which skips HDF5's per-write selections, type
+// conversion and filter pipeline. The file is the same as HDF5's own
+// filters would make it; readers decompress it with zlib as usual.
+//
 // The distribution summaries are computed in commit() from what was
 // written (summaries.cpp) and stored contiguous: they are small, and are
 // written a block of time steps at a time straight to the file.
@@ -38,13 +46,17 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <ctime>
+#include <iterator>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <tuple>
 #include <vector>
 
+#include "deflate.hpp"
 #include "hdf5_support.hpp"
 #include "results_layout.hpp"
 #include "summaries.hpp"
@@ -60,10 +72,14 @@ using layout::Dim;
 
 namespace {
 
-// Chunks hold one replicate (and, on time, layout::time_chunk_steps steps);
-// a chunk larger than this is halved along its second dimension to keep
-// chunks well under HDF5's 4 GiB.
+// Chunks hold layout::replicate_chunk replicates (and, on time,
+// layout::time_chunk_steps steps); a chunk larger than this is halved along
+// its second dimension (and the run's rows of replicates are made smaller
+// when even one index of that would be too big), to keep chunks well under
+// HDF5's 4 GiB.
 constexpr size_t kMaxChunkBytes = size_t{64} << 20;
+// The level recorded with the deflate filter, which HDF5 would compress
+// with; the writer compresses chunks itself (deflate.hpp).
 constexpr unsigned kDeflateLevel = 4;
 
 // HDF5's metadata cache, fixed in size rather than adaptive (up to 32 MiB
@@ -155,17 +171,17 @@ std::vector<hsize_t> extent(int rank, const Dims& dims, std::int64_t replicates,
   return out;
 }
 
-// How a dataset is stored: contiguous, or chunked and compressed with one
-// replicate (a slab of the first dimension) per chunk, split along the
-// second dimension (time) into layout::time_chunk_steps steps for
+// How a dataset is stored: contiguous, or chunked and compressed with
+// `replicate_chunk` replicates (slabs of the first dimension) per chunk,
+// split along the second dimension (time) into `time_chunk` steps for
 // `by_replicate_and_time`.
 enum class Storage { contiguous, by_replicate, by_replicate_and_time };
 
 // A dataset of the given extent, stored as asked; contiguous regardless
 // when a dimension is empty.
 Handle create_dataset(hid_t location, const char* name, hid_t type,
-                      const std::vector<hsize_t>& dims, Storage storage,
-                      const std::string& context) {
+                      const std::vector<hsize_t>& dims, Storage storage, const std::string& context,
+                      std::int64_t replicate_chunk = 1, std::int64_t time_chunk = 1) {
   Handle dcpl = h5::check_plist(H5Pcreate(H5P_DATASET_CREATE), context);
   h5::check(H5Pset_attr_creation_order(dcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
             context);
@@ -173,10 +189,10 @@ Handle create_dataset(hid_t location, const char* name, hid_t type,
   for (hsize_t d : dims) empty = empty || d == 0;
   if (storage != Storage::contiguous && !empty) {
     std::vector<hsize_t> chunk = dims;
-    chunk[0] = 1;
+    chunk[0] =
+        std::clamp<hsize_t>(hsize_t(std::max<std::int64_t>(replicate_chunk, 1)), 1, chunk[0]);
     if (storage == Storage::by_replicate_and_time && chunk.size() > 1) {
-      chunk[1] = std::clamp<hsize_t>(hsize_t(std::max<std::int64_t>(layout::time_chunk_steps, 1)),
-                                     1, chunk[1]);
+      chunk[1] = std::clamp<hsize_t>(hsize_t(std::max<std::int64_t>(time_chunk, 1)), 1, chunk[1]);
     }
     auto bytes = [&] {
       size_t n = H5Tget_size(type);
@@ -189,10 +205,9 @@ Handle create_dataset(hid_t location, const char* name, hid_t type,
     h5::check(H5Pset_shuffle(dcpl.get()), context);
     h5::check(H5Pset_deflate(dcpl.get(), kDeflateLevel), context);
   }
-  // No chunk cache: write() covers whole chunks (all of an edge chunk that
-  // lies in the dataset), so they go straight to the file instead of
-  // waiting in memory for a flush; and the summaries read each chunk once
-  // per block of time steps, never again soon after.
+  // No chunk cache: the writer writes whole chunks (H5Dwrite_chunk) and
+  // reads back only the odd row it wrote before the row was whole; and the
+  // summaries read each chunk once, never again soon after.
   Handle dapl = h5::check_plist(H5Pcreate(H5P_DATASET_ACCESS), context);
   h5::check(
       H5Pset_chunk_cache(dapl.get(), H5D_CHUNK_CACHE_NSLOTS_DEFAULT, 0, H5D_CHUNK_CACHE_W0_DEFAULT),
@@ -255,6 +270,31 @@ void prepare_destination(const fs::path& destination, bool overwrite) {
   }
 }
 
+// A row untouched while this many rows' worth of replicates were written
+// is written as it is (ResultsWriter::Impl::buffer): a row in progress gets
+// a replicate every few writes, one per simulating thread at most.
+constexpr std::uint64_t kStaleRows = 16;
+
+// Replicates of one row of chunks (layout::replicate_chunk replicates) that
+// have arrived, waiting for the rest of the row: per variable, the values
+// of each replicate of the row in turn, as in ReplicateResult.
+struct RowBuffer {
+  std::int64_t row = -1;
+  std::array<std::vector<std::uint8_t>, layout::kVariables.size()> values;
+  std::vector<bool> present;  // by replicate within the row
+  std::int64_t count = 0;
+  std::uint64_t last_written = 0;  // when a replicate last arrived
+};
+
+// How a per-replicate variable is stored: chunk extent (empty when the
+// variable holds no values and is stored contiguous) and sizes in bytes.
+struct Storing {
+  std::vector<hsize_t> chunk;
+  size_t element_bytes = 0;
+  size_t replicate_bytes = 0;  // of one replicate: all but the first dimension
+  size_t inner_bytes = 0;      // of one step (one index along the second dimension)
+};
+
 // One run: the root of a run file, or a group of a comparison file.
 struct Run {
   std::string group;  // "" at the root
@@ -264,9 +304,20 @@ struct Run {
   hid_t location = H5I_INVALID_HID;
   std::array<Handle, layout::kVariables.size()> variables;
   std::array<std::vector<hsize_t>, layout::kVariables.size()> extents;
+  std::array<Storing, layout::kVariables.size()> storing;
   std::array<Handle, layout::kSummaryVariables.size()> summaries;
   std::vector<bool> written;
   std::int64_t written_count = 0;
+
+  std::int64_t row_replicates = 1;        // Rc of the chunks
+  size_t max_rows = 1;                    // rows buffered at most
+  std::vector<RowBuffer> rows;            // buffered, in no order
+  std::vector<RowBuffer> spare;           // emptied, to reuse their memory
+  std::vector<std::int64_t> row_flushed;  // replicates of each row in the file already
+
+  std::int64_t replicates_in_row(std::int64_t row) const {
+    return std::min(row_replicates, meta.replicates - row * row_replicates);
+  }
 
   void close() {
     for (auto& v : variables) v.reset();
@@ -286,7 +337,11 @@ struct ResultsWriter::Impl {
   std::string created = iso_utc_now();
 
   Handle file;
-  Handle transfer;  // for write()
+  Handle transfer;           // for writing replicates
+  std::uint64_t writes = 0;  // replicates written, to tell the oldest row
+  // Scratch of whole-chunk writes, kept from one to the next.
+  std::vector<std::uint8_t> gathered, shuffled, compressed;
+  deflate::Encoder encoder;
   std::vector<Run> runs;
   bool created_file = false;
   bool committed = false;
@@ -315,6 +370,11 @@ struct ResultsWriter::Impl {
   void create_variables(Run& run, const std::array<Handle, layout::kDims.size()>& scales);
   void create_summaries(Run& run, const std::array<Handle, layout::kDims.size()>& scales);
   void write_summaries(Run& run);
+  void buffer(Run& run, const ReplicateResult& r);
+  void flush(Run& run, RowBuffer& row);
+  void read_back(Run& run, RowBuffer& row);
+  void write_whole_chunks(Run& run, size_t variable, const RowBuffer& row);
+  void flush_all(Run& run);
 };
 
 void ResultsWriter::Impl::create_file() {
@@ -529,6 +589,20 @@ void ResultsWriter::Impl::create_question_variables(Run& run, const Handle& scal
 
 void ResultsWriter::Impl::create_variables(Run& run,
                                            const std::array<Handle, layout::kDims.size()>& scales) {
+  // Rows of replicates: as many per row as layout::replicate_chunk asks
+  // (or all, if fewer), fewer if one step of a row would be too big a chunk.
+  run.row_replicates = std::clamp<std::int64_t>(layout::replicate_chunk, 1,
+                                                std::max<std::int64_t>(run.meta.replicates, 1));
+  for (const layout::Variable& v : layout::kVariables) {
+    size_t step_bytes = v.ints != nullptr ? sizeof(std::int32_t) : sizeof(double);
+    for (int axis = 2; axis < v.rank; ++axis) {
+      step_bytes *=
+          size_t(layout::dim_length(v.dims[size_t(axis)], run.meta.replicates, run.shape));
+    }
+    while (run.row_replicates > 1 && size_t(run.row_replicates) * step_bytes > kMaxChunkBytes) {
+      run.row_replicates = (run.row_replicates + 1) / 2;
+    }
+  }
   for (size_t i = 0; i < layout::kVariables.size(); ++i) {
     const layout::Variable& v = layout::kVariables[i];
     const std::string context =
@@ -537,7 +611,23 @@ void ResultsWriter::Impl::create_variables(Run& run,
     const hid_t type = v.ints != nullptr ? H5T_STD_I32LE : H5T_IEEE_F64LE;
     const Storage storage =
         v.dims[1] == Dim::time ? Storage::by_replicate_and_time : Storage::by_replicate;
-    run.variables[i] = create_dataset(run.location, v.name, type, run.extents[i], storage, context);
+    run.variables[i] = create_dataset(
+        run.location, v.name, type, run.extents[i], storage, context, run.row_replicates,
+        summaries::time_chunk_steps(run.meta.replicates, run.shape, layout::time_chunk_steps));
+    Storing& st = run.storing[i];
+    st.element_bytes = H5Tget_size(type);
+    st.inner_bytes = st.element_bytes;
+    for (size_t axis = 2; axis < run.extents[i].size(); ++axis) {
+      st.inner_bytes *= run.extents[i][axis];
+    }
+    st.replicate_bytes = st.inner_bytes * (run.extents[i].size() > 1 ? run.extents[i][1] : 1);
+    {
+      Handle dcpl = h5::check_plist(H5Dget_create_plist(run.variables[i].get()), context);
+      if (H5Pget_layout(dcpl.get()) == H5D_CHUNKED) {
+        st.chunk.resize(run.extents[i].size());
+        if (H5Pget_chunk(dcpl.get(), int(st.chunk.size()), st.chunk.data()) < 0) h5::fail(context);
+      }
+    }
     for (int axis = 0; axis < v.rank; ++axis) {
       const Handle& scale = scales[size_t(v.dims[size_t(axis)])];
       h5::check(H5DSattach_scale(run.variables[i].get(), scale.get(), unsigned(axis)), context);
@@ -549,6 +639,189 @@ void ResultsWriter::Impl::create_variables(Run& run,
       h5::write_string_attribute(run.variables[i].get(), "coordinates", v.coordinates);
     }
   }
+  // As many rows as layout::writer_buffer_bytes allows, and at least two.
+  size_t row_bytes = 0;
+  for (const Storing& st : run.storing)
+    row_bytes += st.replicate_bytes * size_t(run.row_replicates);
+  run.max_rows = std::max<size_t>(2, layout::writer_buffer_bytes / std::max<size_t>(row_bytes, 1));
+  const std::int64_t row_count =
+      (run.meta.replicates + run.row_replicates - 1) / run.row_replicates;
+  run.row_flushed.assign(size_t(row_count), 0);
+}
+
+// Replicates wait in rows of chunks until the whole row is there; then each
+// chunk is written once, whole. Replicates arrive as the simulating threads
+// finish them: each thread walks its own stretch of replicates in order, so
+// about one row per thread is open at a time. A replicate may come in any
+// order, though, so the rows held are capped: past the cap, the row least
+// recently written to is written as it is, zeros standing for the
+// replicates still to come, and when the rest arrives the row is read back
+// and written again (flush).
+void ResultsWriter::Impl::buffer(Run& run, const ReplicateResult& r) {
+  const std::int64_t row_index = r.replicate / run.row_replicates;
+  auto it = std::find_if(run.rows.begin(), run.rows.end(),
+                         [&](const RowBuffer& b) { return b.row == row_index; });
+  if (it == run.rows.end()) {
+    // A row that has waited long for the rest of its replicates is written
+    // as it is. Those are rows split between two threads' stretches (one
+    // took over the rest of another's): one would otherwise wait for the
+    // other thread to get there, and such rows, each as big as the rows in
+    // progress, would add up to memory that grows with the run.
+    for (auto b = run.rows.begin(); b != run.rows.end();) {
+      if (writes - b->last_written > kStaleRows * std::uint64_t(run.row_replicates)) {
+        flush(run, *b);
+        run.spare.push_back(std::move(*b));
+        b = run.rows.erase(b);
+      } else {
+        ++b;
+      }
+    }
+    if (run.rows.size() >= run.max_rows) {
+      auto oldest = std::min_element(
+          run.rows.begin(), run.rows.end(),
+          [](const RowBuffer& a, const RowBuffer& b) { return a.last_written < b.last_written; });
+      flush(run, *oldest);
+      run.spare.push_back(std::move(*oldest));
+      run.rows.erase(oldest);
+    }
+    if (run.spare.empty()) {
+      run.rows.emplace_back();
+    } else {
+      run.rows.push_back(std::move(run.spare.back()));
+      run.spare.pop_back();
+    }
+    it = std::prev(run.rows.end());
+    RowBuffer& fresh = *it;
+    fresh.row = row_index;
+    fresh.count = 0;
+    fresh.present.assign(size_t(run.row_replicates), false);
+    for (size_t i = 0; i < layout::kVariables.size(); ++i) {
+      fresh.values[i].resize(run.storing[i].replicate_bytes * size_t(run.row_replicates));
+    }
+  }
+  RowBuffer& row = *it;
+  const size_t slot = size_t(r.replicate - row_index * run.row_replicates);
+  for (size_t i = 0; i < layout::kVariables.size(); ++i) {
+    const layout::Variable& v = layout::kVariables[i];
+    const size_t bytes = run.storing[i].replicate_bytes;
+    const void* from = v.ints != nullptr ? static_cast<const void*>((r.*v.ints).data())
+                                         : static_cast<const void*>((r.*v.reals).data());
+    if (bytes > 0) std::memcpy(row.values[i].data() + slot * bytes, from, bytes);
+  }
+  row.present[slot] = true;
+  ++row.count;
+  row.last_written = ++writes;
+  if (row.count + run.row_flushed[size_t(row_index)] == run.replicates_in_row(row_index)) {
+    flush(run, row);
+    run.spare.push_back(std::move(row));
+    run.rows.erase(it);
+  }
+}
+
+void ResultsWriter::Impl::flush(Run& run, RowBuffer& row) {
+  // Replicates of the row written earlier (the row was written before it
+  // was whole) come back from the file, so that each chunk is written whole
+  // again; HDF5 stores the new chunk in place of the old.
+  if (run.row_flushed[size_t(row.row)] > 0) read_back(run, row);
+  for (size_t i = 0; i < layout::kVariables.size(); ++i) {
+    const Storing& st = run.storing[i];
+    if (st.replicate_bytes == 0) continue;  // no values
+    write_whole_chunks(run, i, row);
+  }
+  run.row_flushed[size_t(row.row)] = row.count;
+}
+
+void ResultsWriter::Impl::read_back(Run& run, RowBuffer& row) {
+  const size_t rc = size_t(run.row_replicates);
+  const hsize_t first = hsize_t(row.row) * rc;
+  auto in_file = [&](size_t slot) {
+    return first + slot < hsize_t(run.meta.replicates) && !row.present[slot] &&
+           run.written[size_t(first + slot)];
+  };
+  for (size_t a = 0; a < rc;) {
+    if (!in_file(a)) {
+      ++a;
+      continue;
+    }
+    size_t b = a;
+    while (b < rc && in_file(b)) ++b;
+    for (size_t i = 0; i < layout::kVariables.size(); ++i) {
+      const layout::Variable& v = layout::kVariables[i];
+      const Storing& st = run.storing[i];
+      if (st.replicate_bytes == 0) continue;
+      std::vector<hsize_t> start(run.extents[i].size(), 0), count = run.extents[i];
+      start[0] = first + a;
+      count[0] = b - a;
+      h5::read_block(run.variables[i].get(),
+                     v.ints != nullptr ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE, start, count,
+                     row.values[i].data() + a * st.replicate_bytes,
+                     fmt::format("cannot read back variable '{}' of replicates {} to {} from {}",
+                                 v.name, start[0], start[0] + count[0] - 1, where(run)));
+    }
+    for (size_t slot = a; slot < b; ++slot) row.present[slot] = true;
+    row.count += std::int64_t(b - a);
+    a = b;
+  }
+}
+
+// Each chunk of the row: gathered (edges, and replicates yet to come, padded
+// with zeros: HDF5 stores edge chunks whole), shuffled and deflated here,
+// exactly as HDF5's filters would have, and handed to HDF5 as it is to
+// store.
+void ResultsWriter::Impl::write_whole_chunks(Run& run, size_t variable, const RowBuffer& row) {
+  const layout::Variable& v = layout::kVariables[variable];
+  const Storing& st = run.storing[variable];
+  const std::vector<hsize_t>& dims = run.extents[variable];
+  const hsize_t steps = dims.size() > 1 ? dims[1] : 1;
+  const hsize_t chunk_steps = st.chunk.size() > 1 ? st.chunk[1] : 1;
+  // Chunks are whole rows, and whole along all but the first two dimensions.
+  bool rows = std::int64_t(st.chunk[0]) == run.row_replicates;
+  for (size_t axis = 2; axis < st.chunk.size(); ++axis) rows = rows && st.chunk[axis] == dims[axis];
+  if (!rows) throw InternalError(fmt::format("ResultsWriter: chunks of '{}' are not rows", v.name));
+  const size_t rc = size_t(st.chunk[0]);
+  const size_t replicates = size_t(run.replicates_in_row(row.row));  // in the dataset
+  const size_t step_bytes = st.inner_bytes;
+  const size_t chunk_bytes = rc * size_t(chunk_steps) * step_bytes;
+  // Grown only: resizing down and up again would zero them every time.
+  if (gathered.size() < chunk_bytes) gathered.resize(chunk_bytes);
+  if (shuffled.size() < chunk_bytes) shuffled.resize(chunk_bytes);
+  std::vector<hsize_t> offset(dims.size(), 0);
+  offset[0] = hsize_t(row.row) * hsize_t(run.row_replicates);
+  for (hsize_t first = 0; first < steps; first += chunk_steps) {
+    const size_t n = size_t(std::min(chunk_steps, steps - first));
+    std::uint8_t* to = gathered.data();
+    for (size_t r = 0; r < rc; ++r) {
+      const size_t filled = r < replicates && row.present[r] ? n * step_bytes : 0;
+      if (filled > 0) {
+        std::memcpy(to, row.values[variable].data() + r * st.replicate_bytes + first * step_bytes,
+                    filled);
+      }
+      std::memset(to + filled, 0, size_t(chunk_steps) * step_bytes - filled);
+      to += size_t(chunk_steps) * step_bytes;
+    }
+    const size_t elements = chunk_bytes / st.element_bytes;
+    deflate::shuffle(gathered.data(), elements, st.element_bytes, shuffled.data());
+    // Within a plane of shuffled bytes, the same cell a step (or, without
+    // time, a replicate) before lies this many bytes back.
+    const size_t period =
+        (v.dims[1] == Dim::time ? step_bytes : st.replicate_bytes) / st.element_bytes;
+    const size_t size =
+        encoder.compress(std::span(shuffled).first(chunk_bytes), elements, period, compressed);
+    if (dims.size() > 1) offset[1] = first;
+    if (H5Dwrite_chunk(run.variables[variable].get(), transfer.get(), 0, offset.data(), size,
+                       compressed.data()) < 0) {
+      h5::fail(fmt::format("cannot write variable '{}' of replicates {} to {} to {}", v.name,
+                           offset[0], offset[0] + replicates - 1, where(run)));
+    }
+  }
+}
+
+void ResultsWriter::Impl::flush_all(Run& run) {
+  std::sort(run.rows.begin(), run.rows.end(),
+            [](const RowBuffer& a, const RowBuffer& b) { return a.row < b.row; });
+  for (RowBuffer& row : run.rows) flush(run, row);
+  run.rows.clear();
+  run.spare.clear();
 }
 
 void ResultsWriter::Impl::create_summaries(Run& run,
@@ -675,18 +948,7 @@ void ResultsWriter::write(const ReplicateResult& r, int run_index) {
   }
 
   h5::ErrorSilencer silence;
-  for (size_t i = 0; i < layout::kVariables.size(); ++i) {
-    const layout::Variable& v = layout::kVariables[i];
-    const std::string context = fmt::format("cannot write variable '{}' of replicate {} to {}",
-                                            v.name, r.replicate, w.where(run));
-    if (v.ints != nullptr) {
-      h5::write_slab(run.variables[i].get(), H5T_NATIVE_INT32, run.extents[i], hsize_t(r.replicate),
-                     (r.*v.ints).data(), context, w.transfer.get());
-    } else {
-      h5::write_slab(run.variables[i].get(), H5T_NATIVE_DOUBLE, run.extents[i],
-                     hsize_t(r.replicate), (r.*v.reals).data(), context, w.transfer.get());
-    }
-  }
+  w.buffer(run, r);
   run.written[size_t(r.replicate)] = true;
   ++run.written_count;
 }
@@ -705,6 +967,7 @@ void ResultsWriter::commit() {
   }
 
   h5::ErrorSilencer silence;
+  for (Run& run : w.runs) w.flush_all(run);
   for (Run& run : w.runs) w.write_summaries(run);
   const std::string context = fmt::format("cannot finish results file '{}'", w.temporary.string());
   h5::check(H5Fflush(w.file.get(), H5F_SCOPE_GLOBAL), context);

@@ -6,12 +6,13 @@
 // - coordinates, each a dimension scale: replicate, time, lab, tier, named,
 //   from_lab, to_lab, question, quantile;
 // - auxiliary coordinates of the questions (kQuestionVariables);
-// - per-replicate data (kVariables), chunked by replicate and, for those
-//   on time, by kTimeChunkSteps steps (see below);
+// - per-replicate data (kVariables), chunked by kReplicateChunk replicates
+//   and, for those on time, by kTimeChunkSteps steps (see below);
 // - distribution summaries across replicates (kSummaryVariables).
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -94,21 +95,55 @@ struct Variable {
   const char* coordinates;  // nullptr: no CF coordinates attribute
 };
 
-// Per-replicate variables whose second dimension is time are chunked
-// (1, Tc, ...) with Tc = time_chunk_steps (or T, if smaller); the others one
-// replicate per chunk. The summaries read blocks of time steps across all
-// replicates; blocks aligned to Tc read only the chunks they need, each
-// once, and need room for R * Tc steps (summaries.hpp). Each chunk costs a
-// deflate stream (10-40 us, mostly building its Huffman codes) and an index
-// entry, so a smaller Tc writes more slowly and makes bigger files: at
-// T = 157, L = 10, K = 3 a replicate takes 0.6 ms to write with whole-
-// replicate chunks, 1.0 ms with Tc = 32, 1.4 ms with 16 and 2.0 ms with 8,
-// and files grow by about 11%, 23% and 44%. 16 keeps the summaries to one
-// pass over the data up to ~5,200 replicates, twice as many as 32. Tests
-// change time_chunk_steps; readers, the summaries included, take the
-// chunking from the file, so changing it needs no new file format version.
+// Per-replicate variables are chunked (Rc, Tc, ...) when their second
+// dimension is time, (Rc, ...) otherwise: Rc = replicate_chunk replicates
+// (or R, if fewer) by Tc = time_chunk_steps steps (or T, if fewer; fewer
+// still for runs of more than ~3,000 replicates, below) by all of the other
+// dimensions. Chunks are compressed by shuffle + deflate.
+//
+// Why chunks of several replicates: the writer is the one thread that must
+// keep up with all the simulating ones (issue 4), and a chunk costs a
+// compressed stream (with its Huffman tables), an index entry and an HDF5
+// call. The writer holds a few rows of Rc replicates in memory
+// (results_file.cpp) and writes each chunk once, whole, compressed by its
+// own encoder (deflate.hpp) and stored with H5Dwrite_chunk. Measured with
+// sim/bench/bench_results_write (T = 157, L = 13, K = 3, 1,000 replicates in
+// the completion order of 2 threads; median of 3-5 runs on a shared 2-core
+// machine): CPU ms of the writer thread per replicate (write + its share of
+// commit) and file bytes per replicate.
+//   (1, 16), zlib level 4 by HDF5 (the layout before)    2.37 ms   31.3 kB
+//   (1, 16), own encoder                                 1.72 ms   32.5 kB
+//   (8, 16)                                              0.44 ms   26.1 kB
+//   (16, 16)                                             0.37 ms   25.7 kB
+//   (32, 16)  chosen                                     0.34 ms   25.4 kB
+//   (64, 16)                                             0.36 ms   25.3 kB
+//   (32, 8)                                              0.38 ms   25.9 kB
+//   (32, 32)                                             0.31 ms   25.6 kB
+// A row of 32 replicates is 3.1 MB at that shape, and about 3 rows are in
+// progress at a time with 2 threads. Tc = 32 would save another 0.03 ms,
+// but the summaries read whole chunks in blocks of at most 16 MiB: with
+// Tc = 16, blocks take about as much memory at 1,000 replicates as at
+// 10,000 (12.5 and 10.4 MB), with 32 much less at 1,000 (8.3 MB), and
+// peak memory would grow with the replicates.
+//
+// Blocks of the summaries are aligned to Tc steps and read Rc replicates at
+// a time, so each chunk is decompressed once (summaries.hpp); so that Tc
+// steps of all the replicates fit a block, the writer takes a smaller Tc
+// for runs of more than ~3,000 replicates (summaries::time_chunk_steps).
+// Tests change these; readers, the summaries included, take the chunking
+// from the file, so changing it needs no new file format version.
 inline constexpr std::int64_t kTimeChunkSteps = 16;
 inline std::int64_t time_chunk_steps = kTimeChunkSteps;
+inline constexpr std::int64_t kReplicateChunk = 32;
+inline std::int64_t replicate_chunk = kReplicateChunk;
+
+// What the writer may hold of rows of replicates waiting for the rest of
+// their row (at least two rows); past it, the row least recently written to
+// is written as it is and completed later (see results_file.cpp). With 2
+// threads about 3 rows are in progress; the cap matters only with many
+// threads or an odd order. Tests lower it.
+inline constexpr std::size_t kWriterBufferBytes = std::size_t{64} << 20;
+inline std::size_t writer_buffer_bytes = kWriterBufferBytes;
 
 inline constexpr const char* kQuestionCoordinates =
     "question_text question_metric question_lab question_at_least question_at_most";
