@@ -39,6 +39,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <hdf5_hl.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -968,6 +969,11 @@ void ResultsWriter::commit() {
 
   h5::ErrorSilencer silence;
   for (Run& run : w.runs) w.flush_all(run);
+  // The row buffers just freed (several MB, allocated and freed all run
+  // long) sit in the heap; hand them back before the summaries allocate
+  // their blocks, or peak memory grows with the length of the run (+10%
+  // from 1,000 to 10,000 replicates of frontier_25k without this).
+  malloc_trim(0);
   for (Run& run : w.runs) w.write_summaries(run);
   const std::string context = fmt::format("cannot finish results file '{}'", w.temporary.string());
   h5::check(H5Fflush(w.file.get(), H5F_SCOPE_GLOBAL), context);
