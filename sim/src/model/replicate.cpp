@@ -494,8 +494,12 @@ void Replicate::finish_step(int t) {
 // choice among 13 labs). Every lane does the same IEEE operations in the
 // same order as scalar code (no FMA contraction, sums in lab order), so
 // both versions give the same bits.
-__attribute__((target_clones("avx2", "default"))) int Replicate::pick_lab(int t, std::int32_t i,
-                                                                          double u) {
+#if defined(__x86_64__)
+#define TALENTSIM_CLONES_FOR_AVX2 __attribute__((target_clones("avx2", "default")))
+#else
+#define TALENTSIM_CLONES_FOR_AVX2
+#endif
+TALENTSIM_CLONES_FOR_AVX2 int Replicate::pick_lab(int t, std::int32_t i, double u) {
   (void)t;
   const int here = lab_[i];
   const int k = tier_[i];

@@ -1,4 +1,7 @@
+#if defined(__x86_64__)
 #include <immintrin.h>
+#define TALENTSIM_HAVE_AVX2_PATH 1
+#endif
 
 #include <algorithm>
 #include <array>
@@ -98,6 +101,7 @@ void philox_lanes(std::uint32_t k0, std::uint32_t k1, const std::uint32_t (&in)[
   }
 }
 
+#if TALENTSIM_HAVE_AVX2_PATH
 // The same with AVX2 intrinsics: each 32-bit word in the low half of a
 // 64-bit lane, so the 32 x 32 -> 64 multiplies are single vpmuludq and no
 // shuffles are needed (about 3x fewer instructions than what compilers make
@@ -135,13 +139,18 @@ __attribute__((target("avx2"))) void philox_lanes_avx2(std::uint32_t k0, std::ui
       _mm_storeu_si128(reinterpret_cast<__m128i*>(&out[w][4 * h]),
                        _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(c[w][h], pick)));
 }
+#endif
 
 }  // namespace
 
 void bits_lanes(const Streams& streams, const std::uint64_t* who, Purpose purpose,
                 const std::uint32_t* index, std::size_t count, std::uint64_t* out, bool avx2) {
+#if TALENTSIM_HAVE_AVX2_PATH
   static const bool has_avx2 = __builtin_cpu_supports("avx2");
   const bool vector_unit = avx2 && has_avx2;
+#else
+  (void)avx2;  // other processors: the portable lanes only
+#endif
   const std::uint64_t seed = streams.seed();
   const auto k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
   const std::uint32_t high = static_cast<std::uint32_t>(purpose) << 24;
@@ -155,9 +164,11 @@ void bits_lanes(const Streams& streams, const std::uint64_t* who, Purpose purpos
       in[2][j] = static_cast<std::uint32_t>(who[at] >> 32);
       in[3][j] = high | index[at];
     }
+#if TALENTSIM_HAVE_AVX2_PATH
     if (vector_unit)
       philox_lanes_avx2(k0, k1, in, res);
     else
+#endif
       philox_lanes(k0, k1, in, res);
     for (std::size_t j = 0; j < n; ++j) {
       out[2 * (base + j)] = static_cast<std::uint64_t>(res[0][j]) << 32 | res[1][j];
