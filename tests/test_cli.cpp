@@ -15,26 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Outcome {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-// Runs talentsim with `args` (already shell-quoted) in directory `cwd`.
-Outcome talentsim(const std::string& args, const fs::path& cwd = fs::temp_directory_path()) {
-  const fs::path out = cwd / "stdout.txt", err = cwd / "stderr.txt";
-  const std::string cmd = "cd '" + cwd.string() + "' && '" + TALENTSIM_BINARY + "' " + args +
-                          " >'" + out.string() + "' 2>'" + err.string() + "' </dev/null";
-  const int status = std::system(cmd.c_str());
-  Outcome o;
-  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  o.out = read_text(out);
-  o.err = read_text(err);
-  fs::remove(out);
-  fs::remove(err);
-  return o;
-}
-
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -2,8 +2,11 @@
 // statistics (means with standard errors).
 #pragma once
 
+#include <sys/wait.h>
+
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -25,6 +28,30 @@ inline std::string read_text(const std::filesystem::path& p) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// What running the talentsim binary gave.
+struct Outcome {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs talentsim with `args` (already shell-quoted) in directory `cwd`, with
+// the environment assignments `env` (e.g. "TMPDIR=/x") in front.
+inline Outcome talentsim(const std::string& args,
+                         const std::filesystem::path& cwd = std::filesystem::temp_directory_path(),
+                         const std::string& env = "") {
+  const std::filesystem::path out = cwd / "stdout.txt", err = cwd / "stderr.txt";
+  const std::string cmd = "cd '" + cwd.string() + "' && " + env + " '" + TALENTSIM_BINARY + "' " +
+                          args + " >'" + out.string() + "' 2>'" + err.string() + "' </dev/null";
+  const int status = std::system(cmd.c_str());
+  Outcome o;
+  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  o.out = read_text(out);
+  o.err = read_text(err);
+  std::filesystem::remove(out);
+  std::filesystem::remove(err);
+  return o;
 }
 
 // Mean and standard error of the mean (Welford).

@@ -47,6 +47,7 @@
 #include <utility>
 #include <vector>
 
+#include "cli.hpp"
 #include "talentsim/ensemble.hpp"
 #include "talentsim/errors.hpp"
 #include "talentsim/model.hpp"
@@ -304,15 +305,6 @@ std::string utc_now() {
   return buf;
 }
 
-std::string quote(const std::string& s) {
-  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                        "0123456789-_./=:,+@%") == std::string::npos)
-    return s;
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 // ---- measurements -------------------------------------------------------------
 
 double seconds_since(Clock::time_point t0) {
@@ -406,8 +398,8 @@ struct ChildRun {
 
 std::string rss_command(const std::string& scenario, const std::string& replicates,
                         const std::string& output) {
-  return fmt::format("talentsim run {} -r {} --threads {} --quiet -o {} --force", quote(scenario),
-                     replicates, kRssThreads, quote(output));
+  return fmt::format("talentsim run {} -r {} --threads {} --quiet -o {} --force",
+                     shell_quote(scenario), replicates, kRssThreads, shell_quote(output));
 }
 
 // `talentsim run` in a child process; its peak RSS from wait4's rusage.
