@@ -133,7 +133,7 @@ void BM_LogitChoice(benchmark::State& state) {
   std::size_t c = 0;
   double u = 0.5;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(r.pick_lab(t, chooser[c], u));
+    benchmark::DoNotOptimize(r.pick_lab(chooser[c], u));
     if (++c == chooser.size()) c = 0;
     u = u * 0.618 + 0.2;
     if (u >= 1) u -= 1;

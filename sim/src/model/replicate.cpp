@@ -446,7 +446,7 @@ void Replicate::choose_all(int t) {
   batch_.assign(on_market_.begin(), on_market_.end());
   draw_batch(Purpose::Choice, static_cast<std::uint32_t>(t));
   for (std::size_t b = 0; b < batch_.size(); ++b)
-    choose(t, batch_[b], batch_words_[2 * b], batch_words_[2 * b + 1]);
+    choose(batch_[b], batch_words_[2 * b], batch_words_[2 * b + 1]);
   for (int l = 0; l < L_; ++l) admit(l);
 }
 
@@ -499,8 +499,7 @@ void Replicate::finish_step(int t) {
 #else
 #define TALENTSIM_CLONES_FOR_AVX2
 #endif
-TALENTSIM_CLONES_FOR_AVX2 int Replicate::pick_lab(int t, std::int32_t i, double u) {
-  (void)t;
+TALENTSIM_CLONES_FOR_AVX2 int Replicate::pick_lab(std::int32_t i, double u) {
   const int here = lab_[i];
   const int k = tier_[i];
   const Market& mk = s_.market;
@@ -571,9 +570,9 @@ TALENTSIM_CLONES_FOR_AVX2 int Replicate::pick_lab(int t, std::int32_t i, double 
 // Multinomial-logit choice among open labs, by inverse CDF of one uniform.
 // `first` and `second` are the words of (who, Choice, t): the logit's
 // uniform and the capacity priority.
-void Replicate::choose(int t, std::int32_t i, std::uint64_t first, std::uint64_t second) {
+void Replicate::choose(std::int32_t i, std::uint64_t first, std::uint64_t second) {
   ++result_.market_decisions;
-  const int chosen = pick_lab(t, i, static_cast<double>(first >> 11) * 0x1.0p-53);
+  const int chosen = pick_lab(i, static_cast<double>(first >> 11) * 0x1.0p-53);
   const double u_priority = static_cast<double>(second >> 11) * 0x1.0p-53;
   if (chosen == lab_[i]) return;  // staying is not a move
   if (chosen >= 0 && s_.labs[chosen].capacity) {

@@ -81,10 +81,10 @@ class Replicate {
   void choose_all(int t);    // 4. choice, 5. capacity
   void finish_step(int t);   // 6. moves, new clocks, 7. record
 
-  // The lab researcher i on the market at step t picks for the uniform u
+  // The lab researcher i on the market picks, in the current step, for the uniform u
   // (inverse CDF of the logit), or -1 if no lab is open. No side effects
   // beyond scratch space.
-  int pick_lab(int t, std::int32_t i, double u);
+  int pick_lab(std::int32_t i, double u);
 
   const std::vector<std::int32_t>& on_market() const { return on_market_; }
   std::size_t population() const { return lab_.size(); }
@@ -116,7 +116,7 @@ class Replicate {
     return (static_cast<double>(word >> 11) + 0.5) * 0x1.0p-53;
   }
   void schedule(std::int32_t i, std::int32_t start, double threshold);
-  void choose(int t, std::int32_t i, std::uint64_t first, std::uint64_t second);
+  void choose(std::int32_t i, std::uint64_t first, std::uint64_t second);
   void admit(int l);
   void reject(std::int32_t i);
   void put_on_market(std::int32_t i);
