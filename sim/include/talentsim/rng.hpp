@@ -16,7 +16,6 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
-#include <numbers>
 #include <string_view>
 
 namespace talentsim {
@@ -64,30 +63,27 @@ class Streams {
   std::uint32_t replicate_;
 };
 
-// Uniform on [0, 1) with 53 random bits.
-inline double uniform01(std::uint32_t hi, std::uint32_t lo) {
-  const std::uint64_t x = (static_cast<std::uint64_t>(hi) << 32 | lo) >> 11;
-  return static_cast<double>(x) * 0x1.0p-53;
+// Uniform on [0, 1) from the top 53 bits of a 64-bit word.
+inline double unit_interval(std::uint64_t word) {
+  return static_cast<double>(word >> 11) * 0x1.0p-53;
 }
 
-// Uniform on (0, 1): never 0, so safe under log.
+// Uniform on (0, 1) from the top 53 bits: never 0, so safe under log.
+inline double open_unit_interval(std::uint64_t word) {
+  return (static_cast<double>(word >> 11) + 0.5) * 0x1.0p-53;
+}
+
+// The same from two 32-bit words (hi, lo) of a Philox output.
+inline double uniform01(std::uint32_t hi, std::uint32_t lo) {
+  return unit_interval(static_cast<std::uint64_t>(hi) << 32 | lo);
+}
 inline double uniform_open01(std::uint32_t hi, std::uint32_t lo) {
-  const std::uint64_t x = (static_cast<std::uint64_t>(hi) << 32 | lo) >> 11;
-  return (static_cast<double>(x) + 0.5) * 0x1.0p-53;
+  return open_unit_interval(static_cast<std::uint64_t>(hi) << 32 | lo);
 }
 
 // Exp(1) from two words: never 0 or infinite.
 inline double standard_exponential(std::uint32_t hi, std::uint32_t lo) {
   return -std::log(uniform_open01(hi, lo));
-}
-
-// Two independent standard normals from four words (Box-Muller).
-inline std::array<double, 2> standard_normal_pair(const std::array<std::uint32_t, 4>& w) {
-  const double u1 = uniform_open01(w[0], w[1]);
-  const double u2 = uniform01(w[2], w[3]);
-  const double radius = std::sqrt(-2.0 * std::log(u1));
-  const double angle = 2.0 * std::numbers::pi * u2;
-  return {radius * std::cos(angle), radius * std::sin(angle)};
 }
 
 // The 64-bit words of one (who, purpose) stream, in order: counter index
@@ -125,7 +121,7 @@ class WordStream {
     return words_[2 - left_--];
   }
   // Uniform on (0, 1).
-  double open01() { return (static_cast<double>(next() >> 11) + 0.5) * 0x1.0p-53; }
+  double open01() { return open_unit_interval(next()); }
 
  private:
   const Streams& streams_;

@@ -120,7 +120,7 @@ void Model::draw_population(std::uint64_t seed, std::int64_t replicate, Populati
       for (int k = 0; k < kMotiveCount; ++k)
         pop.tastes[i].b[k] = s.tastes[k].mean + s.tastes[k].sd * standard_normal(traits);
       const bool named = static_cast<int>(i) >= named_offset_;
-      const double u = static_cast<double>(tenure_words[2 * r] >> 11) * 0x1.0p-53;
+      const double u = unit_interval(tenure_words[2 * r]);
       pop.tenure[i] = named ? 0
                             : static_cast<std::int32_t>(std::min<std::int64_t>(
                                   tenure_span - 1, static_cast<std::int64_t>(u * tenure_span)));

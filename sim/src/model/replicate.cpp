@@ -206,7 +206,7 @@ void Replicate::start_clocks(std::int32_t start) {
   }
   draw_batch(Purpose::Entry, static_cast<std::uint32_t>(start));
   for (std::size_t b = 0; b < batch_.size(); ++b)
-    schedule(batch_[b], start, -std::log(open_unit(batch_words_[2 * b])));
+    schedule(batch_[b], start, -std::log(open_unit_interval(batch_words_[2 * b])));
 }
 
 // The first two words of (who, purpose, index) for everyone in batch_.
@@ -572,8 +572,8 @@ TALENTSIM_CLONES_FOR_AVX2 int Replicate::pick_lab(std::int32_t i, double u) {
 // uniform and the capacity priority.
 void Replicate::choose(std::int32_t i, std::uint64_t first, std::uint64_t second) {
   ++result_.market_decisions;
-  const int chosen = pick_lab(i, static_cast<double>(first >> 11) * 0x1.0p-53);
-  const double u_priority = static_cast<double>(second >> 11) * 0x1.0p-53;
+  const int chosen = pick_lab(i, unit_interval(first));
+  const double u_priority = unit_interval(second);
   if (chosen == lab_[i]) return;  // staying is not a move
   if (chosen >= 0 && s_.labs[chosen].capacity) {
     applicants_[chosen].push_back({u_priority, i});

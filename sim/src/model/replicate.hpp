@@ -88,7 +88,6 @@ class Replicate {
 
   const std::vector<std::int32_t>& on_market() const { return on_market_; }
   std::size_t population() const { return lab_.size(); }
-  int lab_of(std::int32_t i) const { return lab_[i]; }
 
  private:
   struct Offer {
@@ -112,9 +111,6 @@ class Replicate {
   void update_hazards(int l);
   void start_clocks(std::int32_t start);
   void draw_batch(Purpose purpose, std::uint32_t index);
-  static double open_unit(std::uint64_t word) {
-    return (static_cast<double>(word >> 11) + 0.5) * 0x1.0p-53;
-  }
   void schedule(std::int32_t i, std::int32_t start, double threshold);
   void choose(std::int32_t i, std::uint64_t first, std::uint64_t second);
   void admit(int l);

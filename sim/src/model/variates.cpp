@@ -47,7 +47,7 @@ double standard_normal(WordStream& words) {
     const std::uint64_t w = words.next();
     const int i = static_cast<int>(w & 0xff);
     const bool negative = (w >> 8) & 1;
-    const double x = static_cast<double>(w >> 11) * 0x1.0p-53 * z.x[i];
+    const double x = unit_interval(w) * z.x[i];
     if (x < z.x[i + 1]) return negative ? -x : x;
     if (i == 0) {
       // The tail beyond r (Marsaglia 1964).
