@@ -27,6 +27,9 @@ enum class Purpose : std::uint32_t {
   Entry = 16,   // market-entry clock: one Exp(1) threshold per clock start (index = that step)
   Choice = 17,  // logit choice and capacity priority
   Follow = 18,  // whom a mover pulls onto the market: a WordStream per mover, of at_step(t)
+  // Sweeps (talentsim_sweep), keyed by Streams(seed, 0) of the sweep's seed:
+  Design = 32,     // random and Latin hypercube designs (see make_design in talentsim/sweep.hpp)
+  Bootstrap = 33,  // Sobol' index intervals: a WordStream per bootstrap resample
 };
 
 inline constexpr std::uint32_t kMaxStreamIndex = 1u << 24;
