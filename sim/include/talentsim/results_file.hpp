@@ -113,9 +113,10 @@ class RunReader {
   std::unique_ptr<Impl> impl_;
 };
 
-// The root file_type attribute: "talentsim-run" or "talentsim-compare".
-// Throws RunError for anything that is not a talentsim file of a supported
-// format version.
+// The root file_type attribute: "talentsim-run", "talentsim-compare" or
+// "talentsim-sweep" (read with read_sweep, sweep_file.hpp; RunReader refuses
+// it). Throws RunError for anything that is not a talentsim file of a
+// supported format version.
 std::string results_file_type(const std::filesystem::path& path);
 
 // A results file read back whole (tests).

@@ -36,19 +36,14 @@
 // written a block of time steps at a time straight to the file.
 #include "talentsim/results_file.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <hdf5_hl.h>
 #include <malloc.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
-#include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <ctime>
 #include <iterator>
 #include <span>
 #include <string>
@@ -79,35 +74,6 @@ namespace {
 // when even one index of that would be too big), to keep chunks well under
 // HDF5's 4 GiB.
 constexpr size_t kMaxChunkBytes = size_t{64} << 20;
-// The level recorded with the deflate filter, which HDF5 would compress
-// with; the writer compresses chunks itself (deflate.hpp).
-constexpr unsigned kDeflateLevel = 4;
-
-// HDF5's metadata cache, fixed in size rather than adaptive (up to 32 MiB
-// by default). The chunk index is a version-1 B-tree whose nodes take about
-// 5 times in memory what they count against the cache (each of a node's 65
-// keys has room for 33 coordinates whatever the rank): some 280 bytes per
-// chunk, and there are R * (4 ceil(T / Tc) + 2) chunks. The summaries walk
-// the whole index of headcount and star_power once per block, so an
-// adaptive cache ends up holding all of it (50 MB at 5,000 replicates with
-// Tc = 8), and memory grows with the replicates. Writes and summaries both
-// visit the index in order, so a small cache serves them as fast.
-constexpr size_t kMetadataCacheBytes = size_t{512} << 10;
-
-void set_metadata_cache(hid_t fapl, const std::string& context) {
-  H5AC_cache_config_t config{};
-  config.version = H5AC__CURR_CACHE_CONFIG_VERSION;
-  h5::check(H5Pget_mdc_config(fapl, &config), context);
-  config.set_initial_size = true;
-  config.initial_size = kMetadataCacheBytes;
-  config.min_size = kMetadataCacheBytes;
-  config.max_size = kMetadataCacheBytes;
-  config.incr_mode = H5C_incr__off;
-  config.flash_incr_mode = H5C_flash_incr__off;
-  config.decr_mode = H5C_decr__off;
-  h5::check(H5Pset_mdc_config(fapl, &config), context);
-}
-
 // Replicates arrive in about increasing order, but from several threads at
 // once, so chunks are added to each variable's chunk index (a B-tree) at
 // several places, each in increasing order. A node split in the middle of
@@ -116,51 +82,6 @@ void set_metadata_cache(hid_t fapl, const std::string& context) {
 // sixth of it at Tc = 16). Keeping 90%, as HDF5 does at the right end,
 // makes that 68 and the file 4% smaller.
 constexpr double kBtreeSplitLeft = 0.1, kBtreeSplitMiddle = 0.9, kBtreeSplitRight = 0.9;
-
-std::string iso_utc_now() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32] = {};
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
-
-// YYYY-MM-DD naming a real day, the form CF time units need.
-bool is_iso_date(const std::string& s) {
-  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
-  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
-    if (s[i] < '0' || s[i] > '9') return false;
-  }
-  const std::chrono::year_month_day date{std::chrono::year{std::stoi(s.substr(0, 4))},
-                                         std::chrono::month{unsigned(std::stoi(s.substr(5, 2)))},
-                                         std::chrono::day{unsigned(std::stoi(s.substr(8, 2)))}};
-  return date.ok();
-}
-
-// The metadata must describe the shape; a mismatch is a bug in the caller.
-void validate(const RunMetadata& meta, const ResultShape& shape, const std::string& run) {
-  auto require = [&](bool ok, const std::string& what) {
-    if (!ok) throw InternalError("ResultsWriter: " + run + what);
-  };
-  require(shape.steps >= 0 && shape.labs >= 0 && shape.tiers >= 0 && shape.named >= 0 &&
-              shape.questions >= 0,
-          "negative result shape");
-  require(meta.replicates >= 0, "negative replicate count");
-  require(meta.step_days >= 1, fmt::format("step_days is {}, expected >= 1", meta.step_days));
-  require(std::int64_t{shape.steps} * meta.step_days <= INT32_MAX, "time axis overflows int32");
-  require(is_iso_date(meta.start_date),
-          fmt::format("start_date '{}' is not a YYYY-MM-DD date", meta.start_date));
-  require(meta.lab_names.size() == size_t(shape.labs),
-          fmt::format("{} lab names for {} labs", meta.lab_names.size(), shape.labs));
-  require(meta.tier_names.size() == size_t(shape.tiers),
-          fmt::format("{} tier names for {} tiers", meta.tier_names.size(), shape.tiers));
-  require(meta.named_names.size() == size_t(shape.named),
-          fmt::format("{} named researchers for {} named", meta.named_names.size(), shape.named));
-  require(meta.questions.size() == size_t(shape.questions),
-          fmt::format("{} questions described for {} questions", meta.questions.size(),
-                      shape.questions));
-}
 
 template <typename Dims>
 std::vector<hsize_t> extent(int rank, const Dims& dims, std::int64_t replicates,
@@ -179,17 +100,15 @@ std::vector<hsize_t> extent(int rank, const Dims& dims, std::int64_t replicates,
 enum class Storage { contiguous, by_replicate, by_replicate_and_time };
 
 // A dataset of the given extent, stored as asked; contiguous regardless
-// when a dimension is empty.
+// when a dimension is empty (h5::create_dataset).
 Handle create_dataset(hid_t location, const char* name, hid_t type,
                       const std::vector<hsize_t>& dims, Storage storage, const std::string& context,
                       std::int64_t replicate_chunk = 1, std::int64_t time_chunk = 1) {
-  Handle dcpl = h5::check_plist(H5Pcreate(H5P_DATASET_CREATE), context);
-  h5::check(H5Pset_attr_creation_order(dcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
-            context);
+  std::vector<hsize_t> chunk;
   bool empty = false;
   for (hsize_t d : dims) empty = empty || d == 0;
   if (storage != Storage::contiguous && !empty) {
-    std::vector<hsize_t> chunk = dims;
+    chunk = dims;
     chunk[0] =
         std::clamp<hsize_t>(hsize_t(std::max<std::int64_t>(replicate_chunk, 1)), 1, chunk[0]);
     if (storage == Storage::by_replicate_and_time && chunk.size() > 1) {
@@ -202,73 +121,11 @@ Handle create_dataset(hid_t location, const char* name, hid_t type,
     };
     while (chunk.size() > 1 && chunk[1] > 1 && bytes() > kMaxChunkBytes)
       chunk[1] = (chunk[1] + 1) / 2;
-    h5::check(H5Pset_chunk(dcpl.get(), int(chunk.size()), chunk.data()), context);
-    h5::check(H5Pset_shuffle(dcpl.get()), context);
-    h5::check(H5Pset_deflate(dcpl.get(), kDeflateLevel), context);
   }
   // No chunk cache: the writer writes whole chunks (H5Dwrite_chunk) and
   // reads back only the odd row it wrote before the row was whole; and the
   // summaries read each chunk once, never again soon after.
-  Handle dapl = h5::check_plist(H5Pcreate(H5P_DATASET_ACCESS), context);
-  h5::check(
-      H5Pset_chunk_cache(dapl.get(), H5D_CHUNK_CACHE_NSLOTS_DEFAULT, 0, H5D_CHUNK_CACHE_W0_DEFAULT),
-      context);
-  Handle space = h5::check_space(H5Screate_simple(int(dims.size()), dims.data(), nullptr), context);
-  return h5::check_dataset(
-      H5Dcreate2(location, name, type, space.get(), H5P_DEFAULT, dcpl.get(), dapl.get()), context);
-}
-
-// Labels of a dimension (lab, tier, ...) as variable-length UTF-8 strings.
-void write_labels(hid_t dataset, const std::vector<std::string>& labels,
-                  const std::string& context) {
-  if (labels.empty()) return;
-  std::vector<const char*> pointers;
-  for (const auto& s : labels) pointers.push_back(s.c_str());
-  Handle type = h5::variable_string_type();
-  h5::check(H5Dwrite(dataset, type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()), context);
-}
-
-void write_all(hid_t dataset, hid_t memory_type, const void* data, size_t count,
-               const std::string& context) {
-  if (count == 0) return;
-  h5::check(H5Dwrite(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), context);
-}
-
-void sync_to_disk(const fs::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || ::fsync(fd) != 0) {
-    const std::error_code error(errno, std::generic_category());
-    if (fd >= 0) ::close(fd);
-    throw RunError(fmt::format("cannot flush '{}' to disk: {}", path.string(), error.message()));
-  }
-  ::close(fd);
-}
-
-// Refuses a destination that may not be written and creates its directory.
-void prepare_destination(const fs::path& destination, bool overwrite) {
-  const std::string dest = destination.string();
-  std::error_code error;
-  const fs::file_status status = fs::status(destination, error);
-  if (fs::exists(status)) {
-    if (fs::is_directory(status)) {
-      throw InputError(
-          fmt::format("results destination '{}' is a directory; choose a file path with -o", dest));
-    }
-    if (!overwrite) {
-      throw InputError(fmt::format(
-          "results file '{}' already exists; pass --force to overwrite it, or choose another path "
-          "with -o",
-          dest));
-    }
-  }
-  const fs::path parent = destination.parent_path();
-  if (!parent.empty()) {
-    fs::create_directories(parent, error);
-    if (error) {
-      throw RunError(fmt::format("cannot create directory '{}' for results file '{}': {}",
-                                 parent.string(), dest, error.message()));
-    }
-  }
+  return h5::create_dataset(location, name, type, dims, chunk, context, 0);
 }
 
 // A row untouched while this many rows' worth of replicates were written
@@ -335,7 +192,7 @@ struct ResultsWriter::Impl {
   bool overwrite = false;
   bool compare = false;
   std::string command_line;  // of a comparison
-  std::string created = iso_utc_now();
+  std::string created = h5::iso_utc_now();
 
   Handle file;
   Handle transfer;           // for writing replicates
@@ -366,8 +223,6 @@ struct ResultsWriter::Impl {
   void write_compare_attributes();
   void write_run_attributes(const Run& run);
   void create_run(Run& run);
-  Handle create_coordinate(Run& run, Dim d);
-  void create_question_variables(Run& run, const Handle& scale);
   void create_variables(Run& run, const std::array<Handle, layout::kDims.size()>& scales);
   void create_summaries(Run& run, const std::array<Handle, layout::kDims.size()>& scales);
   void write_summaries(Run& run);
@@ -381,16 +236,7 @@ struct ResultsWriter::Impl {
 void ResultsWriter::Impl::create_file() {
   const std::string context = fmt::format("cannot create temporary file '{}' for results file '{}'",
                                           temporary.string(), destination.string());
-  Handle fcpl = h5::check_plist(H5Pcreate(H5P_FILE_CREATE), context);
-  h5::check(H5Pset_link_creation_order(fcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
-            context);
-  h5::check(H5Pset_attr_creation_order(fcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
-            context);
-  Handle fapl = h5::check_plist(H5Pcreate(H5P_FILE_ACCESS), context);
-  h5::check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), context);
-  set_metadata_cache(fapl.get(), context);
-  file =
-      h5::check_file(H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()), context);
+  file = h5::create_file(temporary, context);
   created_file = true;
   transfer = h5::check_plist(H5Pcreate(H5P_DATASET_XFER), context);
   h5::check(
@@ -462,130 +308,13 @@ void ResultsWriter::Impl::create_run(Run& run) {
   write_run_attributes(run);
   std::array<Handle, layout::kDims.size()> scales;
   for (size_t i = 0; i < layout::kDims.size(); ++i) {
-    scales[i] = create_coordinate(run, layout::kDims[i]);
+    scales[i] =
+        h5::create_coordinate(run.location, layout::kDims[i], run.meta, run.shape, where(run));
   }
-  create_question_variables(run, scales[size_t(Dim::question)]);
+  h5::create_question_variables(run.location, run.meta.questions,
+                                scales[size_t(Dim::question)].get(), where(run));
   create_variables(run, scales);
   create_summaries(run, scales);
-}
-
-Handle ResultsWriter::Impl::create_coordinate(Run& run, Dim d) {
-  const char* name = layout::dim_name(d);
-  const RunMetadata& meta = run.meta;
-  const std::string context =
-      fmt::format("cannot write coordinate variable '{}' to {}", name, where(run));
-  const std::vector<hsize_t> dims = {hsize_t(layout::dim_length(d, meta.replicates, run.shape))};
-  const std::vector<std::string>* labels = nullptr;
-  std::vector<std::string> question_ids;
-  const char* long_name = "";
-  const char* description = "";
-  Handle dataset;
-  switch (d) {
-    case Dim::replicate: {
-      dataset =
-          create_dataset(run.location, name, H5T_STD_I64LE, dims, Storage::contiguous, context);
-      std::vector<std::int64_t> values(dims[0]);
-      for (size_t r = 0; r < values.size(); ++r) values[r] = std::int64_t(r);
-      write_all(dataset.get(), H5T_NATIVE_INT64, values.data(), values.size(), context);
-      long_name = "replicate";
-      description = "index of the Monte Carlo replicate";
-      break;
-    }
-    case Dim::time: {
-      dataset =
-          create_dataset(run.location, name, H5T_STD_I32LE, dims, Storage::contiguous, context);
-      std::vector<std::int32_t> days(dims[0]);
-      for (size_t t = 0; t < days.size(); ++t) days[t] = std::int32_t(t) * meta.step_days;
-      write_all(dataset.get(), H5T_NATIVE_INT32, days.data(), days.size(), context);
-      long_name = "time";
-      description =
-          "date of the step: start_date + step * step_days; stocks are reported at the end of "
-          "the step and moves are those made during it";
-      break;
-    }
-    case Dim::lab:
-      labels = &meta.lab_names;
-      long_name = "lab";
-      description = "AI lab";
-      break;
-    case Dim::from_lab:
-      labels = &meta.lab_names;
-      long_name = "lab moved from";
-      description = "lab a researcher left";
-      break;
-    case Dim::to_lab:
-      labels = &meta.lab_names;
-      long_name = "lab moved to";
-      description = "lab a researcher joined";
-      break;
-    case Dim::tier:
-      labels = &meta.tier_names;
-      long_name = "tier";
-      description = "researcher tier";
-      break;
-    case Dim::named:
-      labels = &meta.named_names;
-      long_name = "named researcher";
-      description = "individually tracked researcher";
-      break;
-    case Dim::question:
-      for (const QuestionInfo& q : meta.questions) question_ids.push_back(q.id);
-      labels = &question_ids;
-      long_name = "forecast question";
-      description = "identifier of the forecast question";
-      break;
-    case Dim::quantile:
-      dataset =
-          create_dataset(run.location, name, H5T_IEEE_F64LE, dims, Storage::contiguous, context);
-      write_all(dataset.get(), H5T_NATIVE_DOUBLE, kSummaryQuantiles, kSummaryQuantileCount,
-                context);
-      long_name = "quantile";
-      description = "probability of the percentile across replicates (0.5: the median)";
-      break;
-  }
-  if (labels != nullptr) {
-    Handle type = h5::variable_string_type();
-    dataset = create_dataset(run.location, name, type.get(), dims, Storage::contiguous, context);
-    write_labels(dataset.get(), *labels, context);
-  }
-  h5::check(H5DSset_scale(dataset.get(), name), context);
-  h5::write_string_attribute(dataset.get(), "long_name", long_name);
-  h5::write_string_attribute(dataset.get(), "description", description);
-  if (d == Dim::time) {
-    h5::write_string_attribute(dataset.get(), "standard_name", "time");
-    h5::write_string_attribute(dataset.get(), "axis", "T");
-    h5::write_string_attribute(dataset.get(), "units", "days since " + meta.start_date);
-    h5::write_string_attribute(dataset.get(), "calendar", "proleptic_gregorian");
-  }
-  return dataset;
-}
-
-// question_text, ..., question_at_most on (question). The bounds are
-// float64 with no fill value defined, so a missing bound (NaN) reads as NaN.
-void ResultsWriter::Impl::create_question_variables(Run& run, const Handle& scale) {
-  const std::vector<QuestionInfo>& questions = run.meta.questions;
-  const std::vector<hsize_t> dims = {hsize_t(questions.size())};
-  for (const layout::QuestionVariable& v : layout::kQuestionVariables) {
-    const std::string context = fmt::format("cannot write variable '{}' to {}", v.name, where(run));
-    Handle dataset;
-    if (v.text != nullptr) {
-      Handle type = h5::variable_string_type();
-      dataset =
-          create_dataset(run.location, v.name, type.get(), dims, Storage::contiguous, context);
-      std::vector<std::string> values;
-      for (const QuestionInfo& q : questions) values.push_back(q.*v.text);
-      write_labels(dataset.get(), values, context);
-    } else {
-      dataset =
-          create_dataset(run.location, v.name, H5T_IEEE_F64LE, dims, Storage::contiguous, context);
-      std::vector<double> values;
-      for (const QuestionInfo& q : questions) values.push_back(q.*v.real);
-      write_all(dataset.get(), H5T_NATIVE_DOUBLE, values.data(), values.size(), context);
-    }
-    h5::check(H5DSattach_scale(dataset.get(), scale.get(), 0), context);
-    h5::write_string_attribute(dataset.get(), "long_name", v.long_name);
-    h5::write_string_attribute(dataset.get(), "description", v.description);
-  }
 }
 
 void ResultsWriter::Impl::create_variables(Run& run,
@@ -860,15 +589,14 @@ void ResultsWriter::Impl::write_summaries(Run& run) {
 
 ResultsWriter::ResultsWriter(fs::path destination, const RunMetadata& meta, ResultShape shape,
                              bool overwrite) {
-  validate(meta, shape, "");
-  prepare_destination(destination, overwrite);
+  h5::validate_run_metadata(meta, shape, "ResultsWriter: ");
+  h5::prepare_destination(destination, overwrite);
 
   h5::ErrorSilencer silence;
   impl_ = std::make_unique<Impl>();
   Impl& w = *impl_;
   w.destination = std::move(destination);
-  w.temporary = w.destination;
-  w.temporary += ".tmp." + std::to_string(::getpid());
+  w.temporary = h5::temporary_path_for(w.destination);
   w.overwrite = overwrite;
   Run& run = w.runs.emplace_back();
   run.meta = meta;
@@ -881,22 +609,21 @@ ResultsWriter::ResultsWriter(fs::path destination, const RunMetadata& baseline,
                              ResultShape baseline_shape, const RunMetadata& whatif,
                              ResultShape whatif_shape, const std::string& command_line,
                              bool overwrite) {
-  validate(baseline, baseline_shape, "baseline: ");
-  validate(whatif, whatif_shape, "what-if: ");
+  h5::validate_run_metadata(baseline, baseline_shape, "ResultsWriter: baseline: ");
+  h5::validate_run_metadata(whatif, whatif_shape, "ResultsWriter: what-if: ");
   if (baseline.seed != whatif.seed || baseline.replicates != whatif.replicates) {
     throw InternalError(fmt::format(
         "ResultsWriter: a comparison needs one seed and replicate count; the baseline has seed {} "
         "and {} replicates, the what-if seed {} and {} replicates",
         baseline.seed, baseline.replicates, whatif.seed, whatif.replicates));
   }
-  prepare_destination(destination, overwrite);
+  h5::prepare_destination(destination, overwrite);
 
   h5::ErrorSilencer silence;
   impl_ = std::make_unique<Impl>();
   Impl& w = *impl_;
   w.destination = std::move(destination);
-  w.temporary = w.destination;
-  w.temporary += ".tmp." + std::to_string(::getpid());
+  w.temporary = h5::temporary_path_for(w.destination);
   w.overwrite = overwrite;
   w.compare = true;
   w.command_line = command_line;
@@ -979,18 +706,8 @@ void ResultsWriter::commit() {
   h5::check(H5Fflush(w.file.get(), H5F_SCOPE_GLOBAL), context);
   for (Run& run : w.runs) run.close();
   if (!w.file.close()) h5::fail(context);
-  sync_to_disk(w.temporary);
-
-  std::error_code error;
-  if (!w.overwrite && fs::exists(w.destination, error)) {
-    throw RunError(fmt::format(
-        "results file '{}' appeared while the simulation ran; not overwriting it", dest));
-  }
-  fs::rename(w.temporary, w.destination, error);
-  if (error) {
-    throw RunError(fmt::format("cannot move '{}' to results file '{}': {}", w.temporary.string(),
-                               dest, error.message()));
-  }
+  h5::sync_to_disk(w.temporary);
+  h5::move_into_place(w.temporary, w.destination, w.overwrite);
   w.committed = true;
 }
 

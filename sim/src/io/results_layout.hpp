@@ -25,6 +25,10 @@ inline constexpr const char* kFileType = "talentsim-run";
 inline constexpr const char* kCompareFileType = "talentsim-compare";
 inline constexpr const char* kTitle = "talentsim results";
 inline constexpr const char* kCompareTitle = "talentsim comparison";
+// A parameter sweep's file (sweep_file.cpp): its own layout, with the run
+// file's conventions, coordinates and file_format_version.
+inline constexpr const char* kSweepFileType = "talentsim-sweep";
+inline constexpr const char* kSweepTitle = "talentsim sweep";
 inline constexpr const char* kConventions = "CF-1.8";
 
 // Dimensions, in the order their coordinate variables are created (which,

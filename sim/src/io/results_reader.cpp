@@ -9,7 +9,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <vector>
 
 #include "hdf5_support.hpp"
@@ -27,87 +26,21 @@ using layout::Dim;
 
 namespace {
 
-// H5Aiterate2 callback collecting attribute names; HDF5 is C, so nothing may
-// be thrown through it.
-herr_t collect_name(hid_t /*location*/, const char* name, const H5A_info_t* /*info*/, void* names) {
-  try {
-    static_cast<std::vector<std::string>*>(names)->emplace_back(name);
-    return 0;
-  } catch (...) {
-    return -1;
-  }
-}
-
-std::string format_extent(const std::vector<hsize_t>& dims) {
-  std::string out = "[";
-  for (size_t i = 0; i < dims.size(); ++i) out += fmt::format("{}{}", i ? ", " : "", dims[i]);
-  return out + "]";
-}
-
 std::string join(const std::vector<std::string>& names) {
   std::string out;
   for (const auto& n : names) out += (out.empty() ? "'" : ", '") + n + "'";
   return out;
 }
 
-// Opens a talentsim file read-only after checking that it is one, of a
-// format version this build reads. Sets `file_type` to the root file_type.
-Handle open_file(const std::string& name, std::string& file_type) {
-  std::error_code error;
-  const fs::file_status status = fs::status(name, error);
-  if (!fs::exists(status)) {
-    throw RunError(fmt::format("results file '{}' does not exist", name));
-  }
-  if (fs::is_directory(status)) {
-    throw RunError(fmt::format("'{}' is a directory, not a results file", name));
-  }
-  const htri_t is_hdf5 = H5Fis_hdf5(name.c_str());
-  if (is_hdf5 < 0) h5::fail(fmt::format("cannot read '{}'", name));
-  if (is_hdf5 == 0) {
-    throw RunError(
-        fmt::format("'{}' is not a talentsim results file: it is not an HDF5 file", name));
-  }
-  const std::string context = fmt::format("cannot open results file '{}'", name);
-  Handle fapl = h5::check_plist(H5Pcreate(H5P_FILE_ACCESS), context);
-  h5::check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), context);
-  Handle file = h5::check_file(H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl.get()), context);
-
-  const auto type = h5::read_string_attribute(file.get(), "file_type");
-  if (!type) {
-    throw RunError(
-        fmt::format("'{}' is not a talentsim results file: it has no file_type attribute", name));
-  }
-  if (*type != layout::kFileType && *type != layout::kCompareFileType) {
-    throw RunError(
-        fmt::format("'{}' is not a talentsim results file: its file_type is '{}', not '{}' or '{}'",
-                    name, *type, layout::kFileType, layout::kCompareFileType));
-  }
-  const auto version = h5::read_int_attribute(file.get(), "file_format_version");
-  if (!version) {
-    throw RunError(fmt::format(
-        "results file '{}' is damaged or incomplete: the file_format_version attribute is "
-        "missing or not an integer",
-        name));
-  }
-  if (*version != kFileFormatVersion) {
-    throw RunError(fmt::format(
-        "results file '{}' has file format version {}, but this build of talentsim ({}) reads "
-        "only version {}",
-        name, *version, kSoftwareVersion, kFileFormatVersion));
-  }
-  file_type = *type;
-  return file;
-}
-
 }  // namespace
 
-struct RunReader::Impl {
+// The reading of attributes and variables (h5::LocationReader) at
+// `location`, the file's root or the run's group.
+struct RunReader::Impl : h5::LocationReader {
   std::string name;   // the path
   std::string group;  // "" for the root
-  std::string label;  // "'path'" or "'path' (group g)", for messages
   Handle file;
   Handle group_handle;
-  hid_t location = H5I_INVALID_HID;
   RunMetadata meta;
   ResultShape shape;
   std::map<std::string, std::string> attributes;
@@ -121,27 +54,22 @@ struct RunReader::Impl {
     file.reset();
   }
 
-  [[noreturn]] void damaged(const std::string& what) const {
-    throw RunError(fmt::format("results file {} is damaged or incomplete: {}", label, what));
-  }
   void open();
   void read_metadata();
   void open_variables();
-  std::map<std::string, std::string> all_attributes() const;
-  std::string required_string(const char* attribute) const;
-  std::int64_t required_int(const char* attribute) const;
-  Handle open_variable(const char* variable) const;
-  std::vector<hsize_t> extent_of(const char* variable, const Handle& dataset) const;
-  void expect_extent(const char* variable, const Handle& dataset,
-                     const std::vector<hsize_t>& expected) const;
-  std::int64_t coordinate_length(Dim d) const;
-  std::vector<std::string> strings(const char* variable, std::int64_t length) const;
-  std::vector<double> reals(const char* variable, std::int64_t length) const;
+  std::int64_t coordinate_length(Dim d) const {
+    return LocationReader::coordinate_length(layout::dim_name(d));
+  }
 };
 
 void RunReader::Impl::open() {
   std::string file_type;
-  file = open_file(name, file_type);
+  file = h5::open_results_file(name, file_type);
+  if (file_type == layout::kSweepFileType) {
+    throw RunError(fmt::format(
+        "'{}' is a sweep file (file_type '{}'), not a run or a comparison: read it as a sweep",
+        name, file_type));
+  }
   if (group.empty()) {
     if (file_type == layout::kCompareFileType) {
       throw RunError(fmt::format(
@@ -175,84 +103,6 @@ void RunReader::Impl::open() {
   }
 }
 
-std::map<std::string, std::string> RunReader::Impl::all_attributes() const {
-  std::vector<std::string> names;
-  hsize_t index = 0;
-  if (H5Aiterate2(location, H5_INDEX_NAME, H5_ITER_INC, &index, collect_name, &names) < 0) {
-    h5::fail(fmt::format("cannot list the attributes of {}", label));
-  }
-  std::map<std::string, std::string> out;
-  for (const auto& n : names) {
-    Handle attribute =
-        h5::check_attribute(H5Aopen(location, n.c_str(), H5P_DEFAULT),
-                            fmt::format("cannot read attribute '{}' of {}", n, label));
-    out[n] = h5::attribute_as_text(attribute.get());
-  }
-  return out;
-}
-
-std::string RunReader::Impl::required_string(const char* attribute) const {
-  auto value = h5::read_string_attribute(location, attribute);
-  if (!value) damaged(fmt::format("the text attribute '{}' is missing", attribute));
-  return *value;
-}
-
-std::int64_t RunReader::Impl::required_int(const char* attribute) const {
-  auto value = h5::read_int_attribute(location, attribute);
-  if (!value) damaged(fmt::format("the integer attribute '{}' is missing", attribute));
-  return *value;
-}
-
-Handle RunReader::Impl::open_variable(const char* variable) const {
-  const htri_t exists = H5Lexists(location, variable, H5P_DEFAULT);
-  if (exists < 0) h5::fail(fmt::format("cannot look for variable '{}' in {}", variable, label));
-  if (exists == 0) damaged(fmt::format("it has no variable '{}'", variable));
-  return h5::check_dataset(H5Dopen2(location, variable, H5P_DEFAULT),
-                           fmt::format("cannot open variable '{}' in {}", variable, label));
-}
-
-void RunReader::Impl::expect_extent(const char* variable, const Handle& dataset,
-                                    const std::vector<hsize_t>& expected) const {
-  const std::vector<hsize_t> actual = h5::dataset_dims(dataset.get());
-  if (actual != expected) {
-    damaged(fmt::format("variable '{}' has extent {}, expected {}", variable, format_extent(actual),
-                        format_extent(expected)));
-  }
-}
-
-std::int64_t RunReader::Impl::coordinate_length(Dim d) const {
-  Handle dataset = open_variable(layout::dim_name(d));
-  const std::vector<hsize_t> dims = h5::dataset_dims(dataset.get());
-  if (dims.size() != 1 || dims[0] > hsize_t(INT32_MAX)) {
-    damaged(fmt::format("coordinate '{}' has extent {}", layout::dim_name(d), format_extent(dims)));
-  }
-  return std::int64_t(dims[0]);
-}
-
-// A 1-D variable of strings; of `length` strings unless `length` < 0.
-std::vector<std::string> RunReader::Impl::strings(const char* variable, std::int64_t length) const {
-  Handle dataset = open_variable(variable);
-  Handle type = h5::check_type(H5Dget_type(dataset.get()),
-                               fmt::format("cannot read variable '{}' of {}", variable, label));
-  if (H5Tget_class(type.get()) != H5T_STRING) {
-    damaged(fmt::format("variable '{}' does not hold strings", variable));
-  }
-  if (length >= 0) expect_extent(variable, dataset, {hsize_t(length)});
-  return h5::read_string_dataset(dataset.get());
-}
-
-std::vector<double> RunReader::Impl::reals(const char* variable, std::int64_t length) const {
-  Handle dataset = open_variable(variable);
-  expect_extent(variable, dataset, {hsize_t(length)});
-  std::vector<double> values(static_cast<size_t>(length));
-  if (length > 0) {
-    h5::check(
-        H5Dread(dataset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
-        fmt::format("cannot read variable '{}' of {}", variable, label));
-  }
-  return values;
-}
-
 void RunReader::Impl::read_metadata() {
   attributes = all_attributes();
   meta.scenario_name = required_string("scenario_name");
@@ -271,12 +121,12 @@ void RunReader::Impl::read_metadata() {
   meta.lab_names = strings(layout::dim_name(Dim::lab), -1);
   meta.tier_names = strings(layout::dim_name(Dim::tier), -1);
   meta.named_names = strings(layout::dim_name(Dim::named), -1);
-  const std::vector<std::string> question_ids = strings(layout::dim_name(Dim::question), -1);
+  meta.questions = questions();
   shape.steps = int(coordinate_length(Dim::time));
   shape.labs = int(meta.lab_names.size());
   shape.tiers = int(meta.tier_names.size());
   shape.named = int(meta.named_names.size());
-  shape.questions = int(question_ids.size());
+  shape.questions = int(meta.questions.size());
   if (coordinate_length(Dim::replicate) != meta.replicates) {
     damaged(fmt::format("the replicates attribute says {} but the replicate coordinate has {}",
                         meta.replicates, coordinate_length(Dim::replicate)));
@@ -290,18 +140,6 @@ void RunReader::Impl::read_metadata() {
   if (coordinate_length(Dim::quantile) != kSummaryQuantileCount) {
     damaged(fmt::format("coordinate 'quantile' has {} values, expected {}",
                         coordinate_length(Dim::quantile), kSummaryQuantileCount));
-  }
-
-  meta.questions.resize(question_ids.size());
-  for (size_t q = 0; q < question_ids.size(); ++q) meta.questions[q].id = question_ids[q];
-  for (const layout::QuestionVariable& v : layout::kQuestionVariables) {
-    if (v.text != nullptr) {
-      const std::vector<std::string> values = strings(v.name, shape.questions);
-      for (size_t q = 0; q < values.size(); ++q) meta.questions[q].*v.text = values[q];
-    } else {
-      const std::vector<double> values = reals(v.name, shape.questions);
-      for (size_t q = 0; q < values.size(); ++q) meta.questions[q].*v.real = values[q];
-    }
   }
 }
 
@@ -427,7 +265,7 @@ DistributionSummaries RunReader::summaries() const {
 std::string results_file_type(const fs::path& path) {
   h5::ErrorSilencer silence;
   std::string file_type;
-  open_file(path.string(), file_type);
+  h5::open_results_file(path.string(), file_type);
   return file_type;
 }
 
