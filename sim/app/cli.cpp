@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <cctype>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -15,12 +16,14 @@
 #include <optional>
 
 #include "bench.hpp"
+#include "sweep.hpp"
 #include "talentsim/ensemble.hpp"
 #include "talentsim/errors.hpp"
 #include "talentsim/model.hpp"
 #include "talentsim/report.hpp"
 #include "talentsim/results_file.hpp"
 #include "talentsim/scenario_loader.hpp"
+#include "talentsim/sweep_file.hpp"
 #include "talentsim/version.hpp"
 
 namespace talentsim::cli {
@@ -34,7 +37,20 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
+// A file name from a scenario name: letters, digits, '-', '_' and '.'.
+std::string file_stem(const std::string& name) {
+  std::string out;
+  for (char c : name)
+    out +=
+        (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
+  return out.empty() ? "run" : out;
+}
+
 namespace {
+
+// The signal that asked a sweep to stop (0: none).
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int signal) { g_stop_signal = signal; }
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
@@ -54,15 +70,6 @@ struct RunArgs {
   bool force = false;
   bool quiet = false;
 };
-
-// A file name from a scenario name: letters, digits, '-', '_' and '.'.
-std::string file_stem(const std::string& name) {
-  std::string out;
-  for (char c : name)
-    out +=
-        (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
-  return out.empty() ? "run" : out;
-}
 
 Scenario load(const Common& c) {
   std::vector<Override> overrides;
@@ -215,7 +222,9 @@ int do_summarize(const std::string& file, bool json) {
   std::string text;
   try {
     const std::string type = results_file_type(file);
-    if (type == "talentsim-compare") {
+    if (type == "talentsim-sweep") {
+      text = json ? format_sweep_json(read_sweep(file)) : format_sweep_text(read_sweep(file));
+    } else if (type == "talentsim-compare") {
       const auto report =
           compare_runs(read_run(file, kBaselineGroup), read_run(file, kWhatifGroup));
       text = json ? format_json(report) : format_text(report);
@@ -228,7 +237,7 @@ int do_summarize(const std::string& file, bool json) {
     throw InputError(std::vector<Diagnostic>{Diagnostic{
         .file = file,
         .message = e.what(),
-        .hint = "summarize reads results files written by `talentsim run` or `compare`"}});
+        .hint = "summarize reads results files written by `talentsim run`, `compare` or `sweep`"}});
   }
   fmt::print("{}", text);
   return kExitOk;
@@ -293,6 +302,9 @@ int main(int argc, char** argv) {
   validate_cmd->add_option("scenario", validate.scenario, "scenario YAML file")->required();
   validate_cmd->add_option("--set", validate.sets, "override a scenario value (repeatable)");
 
+  SweepArgs sweep;
+  auto* sweep_cmd = add_sweep_command(app, sweep);
+
   BenchArgs bench;
   auto* bench_cmd = add_bench_command(app, bench);
 
@@ -309,6 +321,13 @@ int main(int argc, char** argv) {
     if (*summarize_cmd) return do_summarize(summary_file, json);
     if (*validate_cmd) return do_validate(validate);
     if (*bench_cmd) return run_bench(bench, command_line);
+    if (*sweep_cmd) {
+      // A stop request ends the sweep between replicates, keeping every
+      // finished point for --resume.
+      std::signal(SIGINT, on_stop_signal);
+      std::signal(SIGTERM, on_stop_signal);
+      return run_sweep(sweep, command_line, g_stop_signal);
+    }
   } catch (const InputError& e) {
     for (const auto& d : e.diagnostics()) std::cerr << d.format() << "\n";
     if (e.diagnostics().size() > 1)

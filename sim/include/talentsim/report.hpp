@@ -12,6 +12,7 @@
 #include "talentsim/result.hpp"
 #include "talentsim/results_file.hpp"
 #include "talentsim/scenario.hpp"
+#include "talentsim/sweep_file.hpp"
 
 namespace talentsim {
 
@@ -134,5 +135,11 @@ std::string format_text(const RunReport& report);
 std::string format_text(const ComparisonReport& report);
 std::string format_json(const RunReport& report);
 std::string format_json(const ComparisonReport& report);
+
+// A sweep, from its file: the parameters, what each point says about the
+// questions (for a two-parameter grid, one matrix per question) and, for a
+// Sobol design, the sensitivity indices with their intervals.
+std::string format_sweep_text(const SweepFile& sweep);
+std::string format_sweep_json(const SweepFile& sweep);
 
 }  // namespace talentsim

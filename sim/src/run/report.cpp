@@ -526,4 +526,213 @@ std::string format_json(const ComparisonReport& c) {
   return j.str() + "\n";
 }
 
+// ---- a sweep ---------------------------------------------------------------
+
+namespace {
+
+std::string parameter_range(const SweepFile& f, std::size_t d) {
+  const std::size_t D = f.meta.parameter_paths.size();
+  std::vector<double> seen;
+  for (std::size_t p = 0; p < static_cast<std::size_t>(f.meta.points); ++p) {
+    const double v = f.meta.parameter_values[p * D + d];
+    if (std::find(seen.begin(), seen.end(), v) == seen.end()) seen.push_back(v);
+  }
+  std::sort(seen.begin(), seen.end());
+  if (seen.empty()) return "";
+  if (seen.size() <= 8) {
+    std::string out;
+    for (double v : seen) out += fmt::format("{}{:g}", out.empty() ? "" : ", ", v);
+    return out;
+  }
+  return fmt::format("{:g} .. {:g} ({} values)", seen.front(), seen.back(), seen.size());
+}
+
+// P(question) over the 2 x 2 layout of a two-parameter grid.
+std::string grid_matrix(const SweepFile& f, std::size_t q) {
+  const std::size_t P = static_cast<std::size_t>(f.meta.points), Q = f.meta.base.questions.size();
+  std::vector<double> rows, cols;
+  for (std::size_t p = 0; p < P; ++p) {
+    const double a = f.meta.parameter_values[p * 2], b = f.meta.parameter_values[p * 2 + 1];
+    if (std::find(rows.begin(), rows.end(), a) == rows.end()) rows.push_back(a);
+    if (std::find(cols.begin(), cols.end(), b) == cols.end()) cols.push_back(b);
+  }
+  std::string out =
+      fmt::format("\nP({}) by {} (rows) and {} (columns):\n{:>12}", f.meta.base.questions[q].id,
+                  f.meta.parameter_paths[0], f.meta.parameter_paths[1], "");
+  for (double b : cols) out += fmt::format("  {:>7.4g}", b);
+  out += '\n';
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    out += fmt::format("{:>12.4g}", rows[i]);
+    for (std::size_t j = 0; j < cols.size(); ++j)
+      out += fmt::format("  {:>7.3f}", f.summaries[i * cols.size() + j].question_probability[q]);
+    out += '\n';
+  }
+  (void)Q;
+  return out;
+}
+
+std::string points_table(const SweepFile& f, std::size_t shown) {
+  const std::size_t D = f.meta.parameter_paths.size();
+  const auto& qs = f.meta.base.questions;
+  std::string out = fmt::format("\n{:>6}", "point");
+  for (const auto& path : f.meta.parameter_paths) {
+    const auto dot = path.rfind('.');
+    out += fmt::format("  {:>12}",
+                       (dot == std::string::npos ? path : path.substr(dot + 1)).substr(0, 12));
+  }
+  for (const auto& q : qs) out += fmt::format("  {:>8}", fmt::format("P({})", q.id).substr(0, 8));
+  out += '\n';
+  for (std::size_t p = 0; p < shown; ++p) {
+    out += fmt::format("{:>6}", p);
+    for (std::size_t d = 0; d < D; ++d)
+      out += fmt::format("  {:>12.5g}", f.meta.parameter_values[p * D + d]);
+    for (std::size_t q = 0; q < qs.size(); ++q)
+      out += fmt::format("  {:>8.3f}", f.summaries[p].question_probability[q]);
+    out += '\n';
+  }
+  if (shown < static_cast<std::size_t>(f.meta.points))
+    out += fmt::format("({} more points in the file: question_probability, headcount_mean)\n",
+                       f.meta.points - static_cast<std::int64_t>(shown));
+  return out;
+}
+
+std::string sobol_tables(const SweepFile& f) {
+  const auto& t = f.sensitivity;
+  const std::size_t D = f.meta.parameter_paths.size(), O = t.outputs.size(),
+                    Q = f.meta.base.questions.size();
+  const std::size_t w = width_of(f.meta.parameter_paths, 9);
+  std::string out = fmt::format(
+      "\nSobol' indices of each output across points ({} base samples; 95% intervals from {} "
+      "bootstrap resamples)\n",
+      f.meta.base_samples, t.resamples);
+  const auto cell = [&](const std::vector<double>& v, const std::vector<double>& lo,
+                        const std::vector<double>& hi, std::size_t i) {
+    return fmt::format("{:.2f} [{:.2f}, {:.2f}]", v[i], lo[i], hi[i]);
+  };
+  for (std::size_t o = 0; o < Q && o < O; ++o) {
+    out +=
+        fmt::format("\nP({}): variance across points {:.3g}\n", t.outputs[o], t.output_variance[o]);
+    out += fmt::format("  {:<{}}  {:>20}  {:>20}\n", "parameter", w, "first order", "total");
+    for (std::size_t d = 0; d < D; ++d)
+      out += fmt::format("  {:<{}}  {:>20}  {:>20}\n", f.meta.parameter_paths[d], w,
+                         cell(t.first, t.first_low, t.first_high, d * O + o),
+                         cell(t.total, t.total_low, t.total_high, d * O + o));
+  }
+  if (O > Q) {
+    out += "\nend-of-run headcount, total index of each parameter:\n";
+    std::vector<std::string> labels(t.outputs.begin() + static_cast<std::ptrdiff_t>(Q),
+                                    t.outputs.end());
+    const std::size_t lw = width_of(labels, 6);
+    out += fmt::format("  {:<{}}", "output", lw);
+    for (std::size_t d = 0; d < D; ++d) out += fmt::format("  {:>8}", fmt::format("[{}]", d));
+    out += '\n';
+    for (std::size_t o = Q; o < O; ++o) {
+      out += fmt::format("  {:<{}}", t.outputs[o], lw);
+      for (std::size_t d = 0; d < D; ++d) out += fmt::format("  {:>8.2f}", t.total[d * O + o]);
+      out += '\n';
+    }
+    out += "  (";
+    for (std::size_t d = 0; d < D; ++d)
+      out += fmt::format("{}[{}] {}", d ? ", " : "", d, f.meta.parameter_paths[d]);
+    out += ")\n";
+  }
+  out +=
+      "(first order: share of the output's variance due to the parameter alone; total: "
+      "including its interactions)\n";
+  return out;
+}
+
+}  // namespace
+
+std::string format_sweep_text(const SweepFile& f) {
+  const auto& m = f.meta;
+  const std::size_t D = m.parameter_paths.size();
+  std::string out =
+      fmt::format("sweep {}: {} design over {} parameters, {} points x {} replicates, seed {}\n",
+                  m.name, m.design, D, m.points, m.base.replicates, m.base.seed);
+  out += fmt::format("base scenario: {}, {} steps of {} days from {}\n", m.base.scenario_name,
+                     f.shape.steps, m.base.step_days, m.base.start_date);
+  const std::size_t w = width_of(m.parameter_paths, 9);
+  out += fmt::format("\n{:<{}}  {:<7}  {}\n", "parameter", w, "scale", "values swept");
+  for (std::size_t d = 0; d < D; ++d)
+    out += fmt::format("{:<{}}  {:<7}  {}\n", m.parameter_paths[d], w, m.parameter_scales[d],
+                       parameter_range(f, d));
+  const std::size_t Q = m.base.questions.size();
+  if (m.design == "grid" && D == 2 && Q > 0) {
+    for (std::size_t q = 0; q < Q; ++q) out += grid_matrix(f, q);
+  } else if (Q > 0) {
+    out += points_table(f, std::min<std::size_t>(static_cast<std::size_t>(m.points), 20));
+  }
+  if (Q > 0) {
+    out += "(P: share of a point's replicates with the question's outcome)\n";
+    for (const auto& q : m.base.questions)
+      out +=
+          fmt::format("  {}: {}{}\n", q.id, q.text.empty() ? "" : q.text + " — ", bounds_text(q));
+  }
+  if (f.has_sensitivity) out += sobol_tables(f);
+  return out;
+}
+
+std::string format_sweep_json(const SweepFile& f) {
+  const auto& m = f.meta;
+  const std::size_t D = m.parameter_paths.size();
+  Json j;
+  j.open('{').field("kind", std::string("sweep")).field("name", m.name).field("design", m.design);
+  j.field("points", m.points).field("replicates", m.base.replicates).field("seed", m.base.seed);
+  j.field("base_samples", m.base_samples).field("scenario", m.base.scenario_name);
+  j.key("parameters").open('[');
+  for (std::size_t d = 0; d < D; ++d)
+    j.open('{')
+        .field("path", m.parameter_paths[d])
+        .field("scale", m.parameter_scales[d])
+        .close('}');
+  j.close(']');
+  j.key("questions").open('[');
+  for (const auto& q : m.base.questions) j.value(q.id);
+  j.close(']');
+  j.key("labs").open('[');
+  for (const auto& l : m.base.lab_names) j.value(l);
+  j.close(']');
+  j.key("results").open('[');
+  for (std::size_t p = 0; p < static_cast<std::size_t>(m.points); ++p) {
+    const auto& s = f.summaries[p];
+    j.open('{').field("point", static_cast<std::int64_t>(p)).key("values").open('[');
+    for (std::size_t d = 0; d < D; ++d) j.value(m.parameter_values[p * D + d]);
+    j.close(']').key("probability").open('[');
+    for (double v : s.question_probability) j.value(v);
+    j.close(']').key("interval").open('[');
+    for (std::size_t q = 0; q < s.question_low.size(); ++q)
+      j.open('[').value(s.question_low[q]).value(s.question_high[q]).close(']');
+    j.close(']').key("headcount_mean").open('[');
+    for (double v : s.headcount_mean) j.value(v);
+    j.close(']').close('}');
+  }
+  j.close(']');
+  if (f.has_sensitivity) {
+    const auto& t = f.sensitivity;
+    j.key("sobol").open('{').field("resamples", static_cast<std::int64_t>(t.resamples));
+    j.key("outputs").open('[');
+    for (const auto& o : t.outputs) j.value(o);
+    j.close(']');
+    const std::size_t O = t.outputs.size();
+    for (const auto& [name, v] : {std::pair{"first", &t.first},
+                                  {"first_low", &t.first_low},
+                                  {"first_high", &t.first_high},
+                                  {"total", &t.total},
+                                  {"total_low", &t.total_low},
+                                  {"total_high", &t.total_high}}) {
+      j.key(name).open('[');
+      for (std::size_t d = 0; d < D; ++d) {
+        j.open('[');
+        for (std::size_t o = 0; o < O; ++o) j.value((*v)[d * O + o]);
+        j.close(']');
+      }
+      j.close(']');
+    }
+    j.close('}');
+  }
+  j.close('}');
+  return j.str() + "\n";
+}
+
 }  // namespace talentsim

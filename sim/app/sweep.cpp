@@ -1,0 +1,539 @@
+// `talentsim sweep`. Work is done point by point; each finished point is
+// written atomically (temporary file, fsync, rename) into a journal folder
+// beside the destination, `<destination>.partial/`. A sweep stopped at any
+// moment, even by kill -9, loses at most the point in progress; --resume
+// skips the points in the journal. When every point is in, the results
+// file is assembled from the journal in point order, so it is the same
+// whether the sweep ran in one go or in several.
+#include "sweep.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+
+#include "cli.hpp"
+#include "talentsim/ensemble.hpp"
+#include "talentsim/errors.hpp"
+#include "talentsim/model.hpp"
+#include "talentsim/report.hpp"
+#include "talentsim/rng.hpp"
+#include "talentsim/sweep.hpp"
+#include "talentsim/sweep_file.hpp"
+#include "talentsim/sweep_loader.hpp"
+#include "talentsim/version.hpp"
+
+namespace talentsim::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr char kRecordMagic[8] = {'T', 'S', 'P', 'O', 'I', 'N', 'T', '1'};
+constexpr const char* kManifest = "manifest.txt";
+constexpr const char* kManifestFirstLine = "talentsim sweep journal 1";
+
+struct Interrupted {};
+
+// ---- journal records ---------------------------------------------------------
+// One file per finished point: magic, point, replicates, shape, then per
+// replicate its question values, its end-of-run headcount and, for full
+// output, every per-step array; last a 64-bit checksum of all before it.
+
+template <class T>
+void put(std::string& out, const T* data, std::size_t n) {
+  out.append(reinterpret_cast<const char*>(data), n * sizeof(T));
+}
+template <class T>
+void put(std::string& out, const T& v) {
+  put(out, &v, 1);
+}
+
+std::uint64_t checksum(std::string_view bytes) { return identity_hash(bytes); }
+
+std::string encode_point(std::int64_t point, const std::vector<ReplicateResult>& reps,
+                         ResultShape shape, bool full) {
+  std::string out(kRecordMagic, sizeof kRecordMagic);
+  put(out, point);
+  put(out, static_cast<std::int64_t>(reps.size()));
+  for (int v : {shape.steps, shape.labs, shape.tiers, shape.questions, int(full)}) put(out, v);
+  const std::size_t lk = static_cast<std::size_t>(shape.labs) * shape.tiers;
+  for (const auto& r : reps) {
+    put(out, r.question_value.data(), r.question_value.size());
+    put(out, r.headcount.data() + (full ? r.tlk(shape.steps - 1, 0, 0) : 0), lk);
+    if (full) {
+      put(out, r.headcount.data(), r.headcount.size());
+      put(out, r.hires.data(), r.hires.size());
+      put(out, r.departures.data(), r.departures.size());
+      put(out, r.star_power.data(), r.star_power.size());
+      put(out, r.flows.data(), r.flows.size());
+    }
+  }
+  put(out, checksum(out));
+  return out;
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
+  template <class T>
+  bool get(T* data, std::size_t n) {
+    if (n * sizeof(T) > bytes_.size() - at_) return false;
+    std::memcpy(data, bytes_.data() + at_, n * sizeof(T));
+    at_ += n * sizeof(T);
+    return true;
+  }
+  template <class T>
+  bool get(T& v) {
+    return get(&v, 1);
+  }
+  std::size_t at() const { return at_; }
+
+ private:
+  std::string_view bytes_;
+  std::size_t at_ = 0;
+};
+
+// The replicates of a record, in replicate order; nullopt if the record is
+// damaged or of another sweep's shape.
+std::optional<std::vector<ReplicateResult>> decode_point(const std::string& bytes,
+                                                         std::int64_t point,
+                                                         std::int64_t replicates, ResultShape shape,
+                                                         bool full) {
+  if (bytes.size() < sizeof kRecordMagic + sizeof(std::uint64_t) ||
+      std::memcmp(bytes.data(), kRecordMagic, sizeof kRecordMagic) != 0)
+    return std::nullopt;
+  const std::string_view body(bytes.data(), bytes.size() - sizeof(std::uint64_t));
+  std::uint64_t sum = 0;
+  std::memcpy(&sum, bytes.data() + body.size(), sizeof sum);
+  if (sum != checksum(body)) return std::nullopt;
+  Reader in(body);
+  char magic[sizeof kRecordMagic];
+  std::int64_t p = 0, n = 0;
+  int dims[5] = {};
+  if (!in.get(magic, sizeof magic) || !in.get(p) || !in.get(n) || !in.get(dims, 5))
+    return std::nullopt;
+  if (p != point || n != replicates || dims[0] != shape.steps || dims[1] != shape.labs ||
+      dims[2] != shape.tiers || dims[3] != shape.questions || dims[4] != int(full))
+    return std::nullopt;
+  const std::size_t lk = static_cast<std::size_t>(shape.labs) * shape.tiers;
+  std::vector<ReplicateResult> reps;
+  reps.reserve(static_cast<std::size_t>(n));
+  for (std::int64_t r = 0; r < n; ++r) {
+    ReplicateResult x(shape);
+    x.replicate = r;
+    bool ok = in.get(x.question_value.data(), x.question_value.size()) &&
+              in.get(x.headcount.data() + x.tlk(shape.steps - 1, 0, 0), lk);
+    if (full)
+      ok = ok && in.get(x.headcount.data(), x.headcount.size()) &&
+           in.get(x.hires.data(), x.hires.size()) &&
+           in.get(x.departures.data(), x.departures.size()) &&
+           in.get(x.star_power.data(), x.star_power.size()) &&
+           in.get(x.flows.data(), x.flows.size());
+    if (!ok) return std::nullopt;
+    reps.push_back(std::move(x));
+  }
+  if (in.at() != body.size()) return std::nullopt;
+  return reps;
+}
+
+[[noreturn]] void io_failure(const std::string& what, const fs::path& path) {
+  throw RunError(fmt::format("{} {}: {}", what, path.string(), std::strerror(errno)));
+}
+
+// Writes `bytes` to `path` so that `path` is either absent or complete.
+void write_atomically(const fs::path& path, const std::string& bytes) {
+  const fs::path tmp = path.string() + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) io_failure("cannot create", tmp);
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int e = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      errno = e;
+      io_failure("cannot write", tmp);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    errno = e;
+    io_failure("cannot write", tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) io_failure("cannot rename into", path);
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+fs::path record_path(const fs::path& journal, std::size_t point) {
+  return journal / fmt::format("point-{:07d}.bin", point);
+}
+
+// ---- the journal's identity ----------------------------------------------------
+
+// What must not change for --resume to give the uninterrupted result.
+std::string fingerprint(const LoadedSweep& s) {
+  std::string text =
+      fmt::format("{}\n{}\n{}\n{}\n{}\n{}\n", kGitCommit, kFileFormatVersion, s.spec.replicates,
+                  s.spec.seed, int(s.spec.full), s.spec.bootstrap);
+  text += s.spec.text + '\n' + s.base.source_text + '\n';
+  put(text, s.design.values.data(), s.design.values.size());
+  return fmt::format("{:016x}", identity_hash(text));
+}
+
+struct Manifest {
+  std::string fingerprint, created, command_line;
+};
+
+std::optional<Manifest> read_manifest(const fs::path& journal) {
+  std::ifstream in(journal / kManifest);
+  std::string first;
+  if (!in || !std::getline(in, first) || first != kManifestFirstLine) return std::nullopt;
+  Manifest m;
+  for (std::string line; std::getline(in, line);) {
+    const auto space = line.find(' ');
+    if (space == std::string::npos) continue;
+    const std::string key = line.substr(0, space), value = line.substr(space + 1);
+    if (key == "fingerprint") m.fingerprint = value;
+    if (key == "created") m.created = value;
+    if (key == "command") m.command_line = value;
+  }
+  if (m.fingerprint.empty()) return std::nullopt;
+  return m;
+}
+
+std::string iso_utc_now() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32] = {};
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+// ---- progress --------------------------------------------------------------------
+
+class SweepProgress {
+ public:
+  SweepProgress(bool enabled, std::size_t points, std::int64_t replicates)
+      : enabled_(enabled && isatty(STDERR_FILENO)), points_(points), replicates_(replicates) {}
+  void start_points(std::size_t already_done) { done_points_ = first_done_ = already_done; }
+  void point_done() { ++done_points_; }
+  void operator()(std::int64_t done, bool force = false) {
+    if (!enabled_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (!force && now - last_ < std::chrono::milliseconds(200)) return;
+    last_ = now;
+    const double total = double(points_) * double(replicates_);
+    const double finished = double(done_points_) * double(replicates_) + double(done);
+    const double this_session = finished - double(first_done_) * double(replicates_);
+    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    const double rate = elapsed > 0 ? this_session / elapsed : 0;
+    const double eta = rate > 0 ? (total - finished) / rate : 0;
+    std::fprintf(stderr, "\r  point %zu/%zu  %.0f/%.0f replicates  %.1f/s  ETA %s   ",
+                 std::min(done_points_ + 1, points_), points_, finished, total, rate,
+                 format_duration(eta).c_str());
+    std::fflush(stderr);
+  }
+  void finish() {
+    if (enabled_) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  static std::string format_duration(double s) {
+    if (s < 90) return fmt::format("{:.0f}s", s);
+    if (s < 5400) return fmt::format("{:.0f}m", s / 60);
+    return fmt::format("{:.1f}h", s / 3600);
+  }
+  bool enabled_;
+  std::size_t points_, done_points_ = 0, first_done_ = 0;
+  std::int64_t replicates_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_{};
+};
+
+// ---- per point ---------------------------------------------------------------------
+
+// What a point's replicates say: probabilities and intervals of the
+// questions, end-of-run headcount per lab (mean and percentiles).
+PointSummary summarize_point(const RunMetadata& meta, ResultShape shape,
+                             const std::vector<ReplicateResult>& reps) {
+  RunAccumulator acc(meta, shape);
+  for (const auto& r : reps) acc.add(r);
+  const RunReport rep = acc.report();
+  PointSummary s;
+  for (const auto& q : rep.questions) {
+    s.question_probability.push_back(q.probability);
+    s.question_low.push_back(q.interval.low);
+    s.question_high.push_back(q.interval.high);
+    s.question_mean.push_back(q.mean);
+  }
+  const std::size_t L = static_cast<std::size_t>(shape.labs);
+  s.headcount_quantile.assign(kSummaryQuantileCount * L, 0);
+  std::vector<double> ends(reps.size());
+  for (std::size_t l = 0; l < L; ++l) {
+    s.headcount_mean.push_back(rep.labs[l].end_mean);
+    for (std::size_t r = 0; r < reps.size(); ++r)
+      ends[r] = acc.end_headcount(static_cast<std::int64_t>(r), static_cast<int>(l));
+    for (int q = 0; q < kSummaryQuantileCount; ++q)
+      s.headcount_quantile[q * L + l] = quantile(ends, kSummaryQuantiles[q]);
+  }
+  return s;
+}
+
+// Runs one point; its replicates in replicate order. Throws Interrupted.
+std::vector<ReplicateResult> run_point(const LoadedSweep& s, std::size_t point, int threads,
+                                       const volatile std::sig_atomic_t& stop,
+                                       SweepProgress& progress) {
+  const Scenario scenario = load_point(s.spec, s.design, point);
+  const Model model(scenario);
+  std::vector<ReplicateResult> reps(static_cast<std::size_t>(s.spec.replicates));
+  run_ensemble(
+      model,
+      EnsembleOptions{
+          .first = 0, .count = s.spec.replicates, .seed = s.spec.seed, .threads = threads},
+      [&](ReplicateResult&& r) {
+        if (stop) throw Interrupted{};
+        reps[static_cast<std::size_t>(r.replicate)] = std::move(r);
+      },
+      [&](std::int64_t done, std::int64_t) {
+        if (stop) throw Interrupted{};
+        progress(done);
+      });
+  if (!s.spec.full) {
+    // Keep what the file stores: question values and end-of-run headcount.
+    const std::size_t lk = static_cast<std::size_t>(scenario.labs.size()) * scenario.tiers.size();
+    for (auto& r : reps) {
+      r.headcount.erase(r.headcount.begin(), r.headcount.end() - static_cast<std::ptrdiff_t>(lk));
+      r.hires = {};
+      r.departures = {};
+      r.star_power = {};
+      r.named_lab = {};
+      r.flows = {};
+    }
+  }
+  return reps;
+}
+
+int signal_exit_code(int signal) { return 128 + signal; }
+
+const char* signal_name(int signal) {
+  return signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "a signal";
+}
+
+}  // namespace
+
+CLI::App* add_sweep_command(CLI::App& app, SweepArgs& a) {
+  auto* cmd = app.add_subcommand(
+      "sweep", "run every point of a sweep file's design (grid, random, lhs, sobol)");
+  cmd->add_option("sweep", a.sweep, "sweep YAML file")->required();
+  cmd->add_option("-o,--output", a.output, "results file (default: results/<sweep name>.h5)");
+  cmd->add_option("--threads", a.threads, "worker threads (default: every core)")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_flag("--resume", a.resume,
+                "continue an interrupted sweep, skipping the points it finished");
+  cmd->add_flag("--force", a.force,
+                "replace an existing results file and discard an interrupted sweep's work");
+  cmd->add_flag("--quiet", a.quiet, "no progress output");
+  return cmd;
+}
+
+int run_sweep(const SweepArgs& a, const std::string& command_line,
+              const volatile std::sig_atomic_t& stop) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const LoadedSweep s = load_sweep_file(a.sweep);
+  const fs::path destination = a.output.empty()
+                                   ? fs::path("results") / (file_stem(s.spec.name) + ".h5")
+                                   : fs::path(a.output);
+  const fs::path journal = destination.string() + ".partial";
+  const std::string print = fingerprint(s);
+
+  std::error_code ec;
+  if (fs::exists(destination) && !a.force)
+    throw InputError(std::vector<Diagnostic>{
+        Diagnostic{.file = destination.string(),
+                   .message = "the results file already exists",
+                   .hint = "pass --force to replace it, or -o to write elsewhere"}});
+  Manifest manifest;
+  if (fs::exists(journal, ec)) {
+    const auto found = read_manifest(journal);
+    if (!a.resume && !a.force)
+      throw InputError(std::vector<Diagnostic>{Diagnostic{
+          .file = journal.string(),
+          .message = "an interrupted sweep to the same destination is kept here",
+          .hint = "pass --resume to finish it, or --force to discard it and start again"}});
+    if (a.resume && found && found->fingerprint != print)
+      throw InputError(std::vector<Diagnostic>{Diagnostic{
+          .file = journal.string(),
+          .message = "the interrupted sweep kept here was started with a different sweep file, "
+                     "base scenario or talentsim build, so its points cannot be reused",
+          .hint = "restore what changed, or pass --force to discard it and start again"}});
+    if (a.resume && found) {
+      manifest = *found;
+    } else {
+      fs::remove_all(journal, ec);
+      if (ec) throw RunError(fmt::format("cannot remove {}: {}", journal.string(), ec.message()));
+    }
+  } else if (a.resume) {
+    std::cerr << "note: no interrupted sweep at " << journal.string()
+              << "; starting from the first point\n";
+  }
+  if (manifest.fingerprint.empty()) {
+    manifest = {print, iso_utc_now(), command_line};
+    if (destination.has_parent_path()) fs::create_directories(destination.parent_path(), ec);
+    if (!fs::create_directories(journal, ec) && ec)
+      throw RunError(fmt::format("cannot create {}: {}", journal.string(), ec.message()));
+    write_atomically(journal / kManifest,
+                     fmt::format("{}\nfingerprint {}\ncreated {}\ncommand {}\n", kManifestFirstLine,
+                                 manifest.fingerprint, manifest.created, manifest.command_line));
+  }
+
+  const Model base_model(s.base);
+  const ResultShape shape = base_model.shape();
+  RunMetadata meta = run_metadata(s.base, manifest.command_line);
+  meta.replicates = s.spec.replicates;
+  meta.seed = s.spec.seed;
+  const std::size_t P = s.design.points;
+  const std::int64_t R = s.spec.replicates;
+
+  // Points already in the journal (a damaged record is recomputed).
+  std::vector<char> done(P, 0);
+  std::size_t already = 0;
+  for (std::size_t p = 0; p < P; ++p) {
+    const fs::path rec = record_path(journal, p);
+    fs::remove(rec.string() + ".tmp", ec);  // a write cut short
+    if (!fs::exists(rec, ec)) continue;
+    if (decode_point(read_file(rec), static_cast<std::int64_t>(p), R, shape, s.spec.full)) {
+      done[p] = 1;
+      ++already;
+    } else {
+      std::cerr << "note: " << rec.string() << " is damaged; point " << p
+                << " will be computed again\n";
+      fs::remove(rec, ec);
+    }
+  }
+  if (!a.quiet)
+    std::cerr << fmt::format("sweep {}: {} design, {} points x {} replicates{}\n", s.spec.name,
+                             design_name(s.spec.design), P, R,
+                             already ? fmt::format(", {} points already done", already) : "");
+
+  SweepProgress progress(!a.quiet, P, R);
+  progress.start_points(already);
+  try {
+    for (std::size_t p = 0; p < P; ++p) {
+      if (done[p]) continue;
+      if (stop) throw Interrupted{};
+      const auto reps = run_point(s, p, a.threads, stop, progress);
+      write_atomically(record_path(journal, p),
+                       encode_point(static_cast<std::int64_t>(p), reps, shape, s.spec.full));
+      done[p] = 1;
+      progress.point_done();
+      progress(0, true);
+    }
+  } catch (const Interrupted&) {
+    progress.finish();
+    std::size_t kept = 0;
+    for (char d : done) kept += d;
+    std::cerr << fmt::format(
+        "talentsim: stopped by {}: {} of {} points are kept in {}\n"
+        "  to finish, run the same command with --resume\n",
+        signal_name(stop), kept, P, journal.string());
+    return signal_exit_code(stop);
+  }
+  progress.finish();
+
+  // Assemble the results file from the journal, in point order.
+  SweepFileMetadata fm;
+  fm.name = s.spec.name;
+  fm.sweep_text = s.spec.text;
+  fm.command_line = manifest.command_line;
+  fm.created = manifest.created;
+  fm.design = design_name(s.spec.design);
+  fm.base_samples = static_cast<std::int64_t>(s.design.base_samples);
+  fm.points = static_cast<std::int64_t>(P);
+  for (const auto& p : s.spec.parameters) {
+    fm.parameter_paths.push_back(p.path);
+    fm.parameter_scales.push_back(!p.values.empty() ? "listed" : p.log_scale ? "log" : "linear");
+  }
+  fm.parameter_values = s.design.values;
+  fm.full = s.spec.full;
+  fm.base = meta;
+
+  const std::size_t Q = meta.questions.size(), L = meta.lab_names.size();
+  const bool sweeps_questions =
+      std::any_of(s.spec.parameters.begin(), s.spec.parameters.end(),
+                  [](const SweepParameter& x) { return x.path.rfind("questions", 0) == 0; });
+  std::vector<double> outputs(P * (Q + L));  // [point][question probabilities, lab headcounts]
+  SweepWriter writer(destination, fm, shape, a.force);
+  for (std::size_t p = 0; p < P; ++p) {
+    const fs::path rec = record_path(journal, p);
+    auto reps = decode_point(read_file(rec), static_cast<std::int64_t>(p), R, shape, s.spec.full);
+    if (!reps)
+      throw RunError(fmt::format(
+          "{} changed while the sweep was being written; rerun with --resume", rec.string()));
+    for (const auto& r : *reps) writer.write(static_cast<std::int64_t>(p), r);
+    // The point's own questions when their bounds are swept.
+    RunMetadata point_meta;
+    if (sweeps_questions) {
+      point_meta = run_metadata(load_point(s.spec, s.design, p), meta.command_line);
+      point_meta.replicates = R;
+    }
+    const PointSummary sum = summarize_point(sweeps_questions ? point_meta : meta, shape, *reps);
+    writer.write_summary(static_cast<std::int64_t>(p), sum);
+    for (std::size_t q = 0; q < Q; ++q) outputs[p * (Q + L) + q] = sum.question_probability[q];
+    for (std::size_t l = 0; l < L; ++l) outputs[p * (Q + L) + Q + l] = sum.headcount_mean[l];
+  }
+  if (s.spec.design == DesignKind::Sobol) {
+    SensitivityTable t;
+    for (const auto& q : meta.questions) t.outputs.push_back(q.id);
+    for (const auto& l : meta.lab_names) t.outputs.push_back("headcount[" + l + "]");
+    const std::size_t O = t.outputs.size(), D = s.spec.parameters.size();
+    for (auto* v : {&t.first, &t.first_low, &t.first_high, &t.total, &t.total_low, &t.total_high})
+      v->assign(D * O, 0);
+    t.resamples = s.spec.bootstrap;
+    std::vector<double> y(P);
+    for (std::size_t o = 0; o < O; ++o) {
+      for (std::size_t p = 0; p < P; ++p) y[p] = outputs[p * (Q + L) + o];
+      const SobolIndices ix =
+          sobol_indices(y, s.design.base_samples, D, s.spec.bootstrap, s.spec.seed);
+      t.output_variance.push_back(ix.variance);
+      for (std::size_t d = 0; d < D; ++d) {
+        t.first[d * O + o] = ix.first[d].value;
+        t.first_low[d * O + o] = ix.first[d].low;
+        t.first_high[d * O + o] = ix.first[d].high;
+        t.total[d * O + o] = ix.total[d].value;
+        t.total_low[d * O + o] = ix.total[d].low;
+        t.total_high[d * O + o] = ix.total[d].high;
+      }
+    }
+    writer.write_sensitivity(t);
+  }
+  writer.commit();
+  fs::remove_all(journal, ec);
+
+  fmt::print("{}", format_sweep_text(read_sweep(destination)));
+  fmt::print("\nresults: {} ({:.1f} s)\n", destination.string(),
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  return kExitOk;
+}
+
+}  // namespace talentsim::cli
