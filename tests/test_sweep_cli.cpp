@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -307,10 +308,42 @@ parameters:
   // The threshold of a_hires moves its probability but no headcount.
   for (std::size_t o2 = 2; o2 < O; ++o2) EXPECT_EQ(f.sensitivity.total[2 * O + o2], 0.0);
   EXPECT_GT(f.sensitivity.total[2 * O + 0], 0.1);
+  // The split-half noise estimate is finite and non-negative.
+  ASSERT_EQ(f.sensitivity.output_noise_variance.size(), O);
+  for (double v : f.sensitivity.output_noise_variance) {
+    EXPECT_TRUE(std::isfinite(v));
+    EXPECT_GE(v, 0.0);
+  }
   for (std::size_t i = 0; i < f.sensitivity.first.size(); ++i) {
     EXPECT_LE(f.sensitivity.first_low[i], f.sensitivity.first[i] + 1e-12);
     EXPECT_GE(f.sensitivity.first_high[i], f.sensitivity.first[i] - 1e-12);
   }
+}
+
+TEST_F(Sweep, NoiseIsWhatCommonRandomNumbersLeaveBetweenPoints) {
+  // Only a question's threshold varies: every point runs the same
+  // histories, so the headcounts neither vary nor carry noise between
+  // points, while the question's probability varies and its estimate from
+  // the two halves of the replicates differs from point to point.
+  write("n.yaml", R"(base: market.yaml
+design: sobol
+samples: 8
+replicates: 10
+seed: 4
+parameters:
+  - {path: questions.a_hires.at_least, min: 1, max: 40}
+)");
+  const auto o = talentsim("sweep n.yaml --quiet -o n.h5", dir_);
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  const SweepFile f = read_sweep(dir_ / "n.h5");
+  const auto& t = f.sensitivity;
+  for (std::size_t out = 2; out < 5; ++out) {
+    EXPECT_EQ(t.output_variance[out], 0.0) << t.outputs[out];
+    EXPECT_EQ(t.output_noise_variance[out], 0.0) << t.outputs[out];
+  }
+  EXPECT_GT(t.output_variance[0], 0.0);
+  EXPECT_GT(t.output_noise_variance[0], 0.0);
+  EXPECT_LT(t.output_noise_variance[0], t.output_variance[0]);
 }
 
 TEST_F(Sweep, FullOutputKeepsEveryStep) {

@@ -140,6 +140,7 @@ SensitivityTable make_table() {
     t.total_high.push_back(0.2 * double(i) + 0.05);
   }
   t.output_variance = {0.25, 0.5, 12.0};
+  t.output_noise_variance = {0.01, 0.02, 0.5};
   t.resamples = 200;
   return t;
 }
@@ -363,6 +364,7 @@ TEST_P(RoundTrip, ReadsBackWhatWasWritten) {
     EXPECT_TRUE(same_bits(f.sensitivity.total_low, w.total_low));
     EXPECT_TRUE(same_bits(f.sensitivity.total_high, w.total_high));
     EXPECT_TRUE(same_bits(f.sensitivity.output_variance, w.output_variance));
+    EXPECT_TRUE(same_bits(f.sensitivity.output_noise_variance, w.output_noise_variance));
     EXPECT_EQ(f.sensitivity.resamples, w.resamples);
   }
   EXPECT_EQ(has_link(dest, "output"), sobol);

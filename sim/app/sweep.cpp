@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -275,10 +276,23 @@ class SweepProgress {
 
 // What a point's replicates say: probabilities and intervals of the
 // questions, end-of-run headcount per lab (mean and percentiles).
+// `split` gets, per output (the questions' probabilities, then the labs'
+// mean headcounts), the estimate from the first h = R/2 replicates minus
+// that from the next h: the replicates' noise alone.
 PointSummary summarize_point(const RunMetadata& meta, ResultShape shape,
-                             const std::vector<ReplicateResult>& reps) {
+                             const std::vector<ReplicateResult>& reps, std::vector<double>& split) {
   RunAccumulator acc(meta, shape);
   for (const auto& r : reps) acc.add(r);
+  const std::size_t Q = meta.questions.size(), L = static_cast<std::size_t>(shape.labs);
+  const std::int64_t h = static_cast<std::int64_t>(reps.size()) / 2;
+  split.assign(Q + L, 0.0);
+  for (std::int64_t r = 0; r < 2 * h; ++r) {
+    const double sign = r < h ? 1.0 : -1.0;
+    for (std::size_t q = 0; q < Q; ++q) split[q] += sign * acc.outcome(r, static_cast<int>(q));
+    for (std::size_t l = 0; l < L; ++l)
+      split[Q + l] += sign * acc.end_headcount(r, static_cast<int>(l));
+  }
+  for (auto& d : split) d /= h > 0 ? static_cast<double>(h) : NAN;
   const RunReport rep = acc.report();
   PointSummary s;
   for (const auto& q : rep.questions) {
@@ -287,7 +301,6 @@ PointSummary summarize_point(const RunMetadata& meta, ResultShape shape,
     s.question_high.push_back(q.interval.high);
     s.question_mean.push_back(q.mean);
   }
-  const std::size_t L = static_cast<std::size_t>(shape.labs);
   s.headcount_quantile.assign(kSummaryQuantileCount * L, 0);
   std::vector<double> ends(reps.size());
   for (std::size_t l = 0; l < L; ++l) {
@@ -483,6 +496,9 @@ int run_sweep(const SweepArgs& a, const std::string& command_line,
       std::any_of(s.spec.parameters.begin(), s.spec.parameters.end(),
                   [](const SweepParameter& x) { return x.path.rfind("questions", 0) == 0; });
   std::vector<double> outputs(P * (Q + L));  // [point][question probabilities, lab headcounts]
+  // Mean and sum of squared deviations (Welford) of the split-half
+  // differences across points, per output.
+  std::vector<double> split, split_mean(Q + L, 0.0), split_m2(Q + L, 0.0);
   SweepWriter writer(destination, fm, shape, a.force);
   for (std::size_t p = 0; p < P; ++p) {
     const fs::path rec = record_path(journal, p);
@@ -497,11 +513,26 @@ int run_sweep(const SweepArgs& a, const std::string& command_line,
       point_meta = run_metadata(load_point(s.spec, s.design, p), meta.command_line);
       point_meta.replicates = R;
     }
-    const PointSummary sum = summarize_point(sweeps_questions ? point_meta : meta, shape, *reps);
+    const PointSummary sum =
+        summarize_point(sweeps_questions ? point_meta : meta, shape, *reps, split);
     writer.write_summary(static_cast<std::int64_t>(p), sum);
     for (std::size_t q = 0; q < Q; ++q) outputs[p * (Q + L) + q] = sum.question_probability[q];
     for (std::size_t l = 0; l < L; ++l) outputs[p * (Q + L) + Q + l] = sum.headcount_mean[l];
+    for (std::size_t o = 0; o < Q + L; ++o) {
+      const double delta = split[o] - split_mean[o];
+      split_mean[o] += delta / static_cast<double>(p + 1);
+      split_m2[o] += delta * (split[o] - split_mean[o]);
+    }
   }
+  // The noise part of an output's variance across points. With common
+  // random numbers a point's error e(x) is correlated across points, so
+  // p (1 - p) / R would overstate it; the two halves' errors are
+  // independent, so Var_x(e) = Var_x(first half - second half) h / (2 R).
+  const auto noise_variance = [&](std::size_t o) {
+    if (P < 2 || R < 2) return static_cast<double>(NAN);
+    const double var = split_m2[o] / static_cast<double>(P - 1);
+    return std::max(0.0, var) * static_cast<double>(R / 2) / (2 * static_cast<double>(R));
+  };
   if (s.spec.design == DesignKind::Sobol) {
     SensitivityTable t;
     for (const auto& q : meta.questions) t.outputs.push_back(q.id);
@@ -516,6 +547,7 @@ int run_sweep(const SweepArgs& a, const std::string& command_line,
       const SobolIndices ix =
           sobol_indices(y, s.design.base_samples, D, s.spec.bootstrap, s.spec.seed);
       t.output_variance.push_back(ix.variance);
+      t.output_noise_variance.push_back(noise_variance(o));
       for (std::size_t d = 0; d < D; ++d) {
         t.first[d * O + o] = ix.first[d].value;
         t.first_low[d * O + o] = ix.first[d].low;

@@ -58,6 +58,7 @@ SOBOL_VARIABLES = {
                  "sobol_total_low", "sobol_total_high")
 }
 SOBOL_VARIABLES["output_variance"] = (("output",), "float64")
+SOBOL_VARIABLES["output_noise_variance"] = (("output",), "float64")
 
 QUESTION_COORDS = ["question_text", "question_metric", "question_lab", "question_at_least",
                    "question_at_most"]

@@ -17,7 +17,7 @@
 //   with design sobol:
 //   sobol_first, sobol_first_low, sobol_first_high,
 //   sobol_total, sobol_total_low, sobol_total_high   (parameter, output)
-//   output_variance    (output)
+//   output_variance, output_noise_variance (output)
 // Coordinates: point (0..P-1), parameter (paths), replicate, question (ids),
 // lab, tier, quantile, time (dates, CF units), from_lab, to_lab, output; and
 // the auxiliary coordinates parameter_scale (parameter) and, as in run
@@ -67,8 +67,9 @@ struct PointSummary {
 struct SensitivityTable {
   std::vector<std::string> outputs;  // labels, e.g. "q1" or "headcount[Anthropic]"
   std::vector<double> first, first_low, first_high, total, total_low,
-      total_high;                       // [parameter][output]
-  std::vector<double> output_variance;  // [output]
+      total_high;                             // [parameter][output]
+  std::vector<double> output_variance;        // [output]
+  std::vector<double> output_noise_variance;  // [output], see sweep_file.cpp
   int resamples = 0;
 };
 

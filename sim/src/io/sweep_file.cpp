@@ -332,7 +332,25 @@ const std::array<SobolVariable, 6>& sobol_variables() {
 // Names of variables and attributes used by both the writer and the reader.
 constexpr const char* kParameterScale = "parameter_scale";
 constexpr const char* kParameterValue = "parameter_value";
-constexpr const char* kOutputVariance = "output_variance";
+// Per-output variables of the sensitivity table.
+struct OutputVariable {
+  const char* name;
+  std::vector<double> SensitivityTable::*values;
+  const char* long_name;
+  const char* description;
+};
+const std::vector<OutputVariable>& output_variables() {
+  static const std::vector<OutputVariable> v = {
+      {"output_variance", &SensitivityTable::output_variance, "variance of the output",
+       "variance of the output over the design's A and B rows: the denominator of the indices"},
+      {"output_noise_variance", &SensitivityTable::output_noise_variance,
+       "Monte Carlo variance of a point's output",
+       "variance across points of the sampling error of a point's estimate from its "
+       "replicates, estimated from the difference of two disjoint halves of the replicates "
+       "(common random numbers make these errors correlated across points): the part of "
+       "output_variance that more replicates per point would remove"}};
+  return v;
+}
 constexpr const char* kBootstrapResamples = "bootstrap_resamples";
 
 std::vector<hsize_t> extent_of(const std::vector<SDim>& dims,
@@ -737,9 +755,11 @@ void SweepWriter::write_sensitivity(const SensitivityTable& table) {
                       (table.*v.values).size(), v.name, D, O));
     }
   }
-  if (table.output_variance.size() != O) {
-    throw InternalError(fmt::format("SweepWriter: {} output variances for {} outputs",
-                                    table.output_variance.size(), O));
+  for (const OutputVariable& v : output_variables()) {
+    if ((table.*v.values).size() != O) {
+      throw InternalError(fmt::format("SweepWriter: {} values of {} for {} outputs",
+                                      (table.*v.values).size(), v.name, O));
+    }
   }
 
   h5::ErrorSilencer silence;
@@ -773,17 +793,13 @@ void SweepWriter::write_sensitivity(const SensitivityTable& table) {
     h5::write_string_attribute(dataset.get(), "description", v.description);
     h5::write_string_attribute(dataset.get(), "units", "1");
   }
-  {
-    const std::string context =
-        fmt::format("cannot write variable '{}' to {}", kOutputVariance, w.where());
-    Handle dataset =
-        h5::create_dataset(root, kOutputVariance, H5T_IEEE_F64LE, {hsize_t(O)}, {}, context);
-    h5::write_all(dataset.get(), H5T_NATIVE_DOUBLE, table.output_variance.data(), O, context);
+  for (const OutputVariable& v : output_variables()) {
+    const std::string context = fmt::format("cannot write variable '{}' to {}", v.name, w.where());
+    Handle dataset = h5::create_dataset(root, v.name, H5T_IEEE_F64LE, {hsize_t(O)}, {}, context);
+    h5::write_all(dataset.get(), H5T_NATIVE_DOUBLE, (table.*v.values).data(), O, context);
     w.attach(dataset.get(), {SDim::output}, context);
-    h5::write_string_attribute(dataset.get(), "long_name", "variance of the output");
-    h5::write_string_attribute(
-        dataset.get(), "description",
-        "variance of the output over the design's A and B rows: the denominator of the indices");
+    h5::write_string_attribute(dataset.get(), "long_name", v.long_name);
+    h5::write_string_attribute(dataset.get(), "description", v.description);
   }
   w.has_sensitivity = true;
 }
@@ -946,7 +962,9 @@ void SweepReader::read_sensitivity() {
   for (const SobolVariable& v : sobol_variables()) {
     read_whole(v.name, {D, O}, H5T_NATIVE_DOUBLE, t.*v.values);
   }
-  read_whole(kOutputVariance, {O}, H5T_NATIVE_DOUBLE, t.output_variance);
+  for (const OutputVariable& v : output_variables()) {
+    read_whole(v.name, {O}, H5T_NATIVE_DOUBLE, t.*v.values);
+  }
   const std::int64_t resamples = required_int(kBootstrapResamples);
   if (resamples < 0 || resamples > INT32_MAX) {
     damaged(fmt::format("{} is {}", kBootstrapResamples, resamples));

@@ -609,9 +609,17 @@ std::string sobol_tables(const SweepFile& f) {
                         const std::vector<double>& hi, std::size_t i) {
     return fmt::format("{:.2f} [{:.2f}, {:.2f}]", v[i], lo[i], hi[i]);
   };
+  // How much of an output's variance is the replicates' noise.
+  const auto noise_share = [&](std::size_t o) -> std::string {
+    if (o >= t.output_noise_variance.size() || !std::isfinite(t.output_noise_variance[o]) ||
+        !(t.output_variance[o] > 0))
+      return "";
+    return fmt::format(", of which Monte Carlo noise {:.0f}%",
+                       100 * t.output_noise_variance[o] / t.output_variance[o]);
+  };
   for (std::size_t o = 0; o < Q && o < O; ++o) {
-    out +=
-        fmt::format("\nP({}): variance across points {:.3g}\n", t.outputs[o], t.output_variance[o]);
+    out += fmt::format("\nP({}): variance across points {:.3g}{}\n", t.outputs[o],
+                       t.output_variance[o], noise_share(o));
     out += fmt::format("  {:<{}}  {:>20}  {:>20}\n", "parameter", w, "first order", "total");
     for (std::size_t d = 0; d < D; ++d)
       out += fmt::format("  {:<{}}  {:>20}  {:>20}\n", f.meta.parameter_paths[d], w,
@@ -624,12 +632,13 @@ std::string sobol_tables(const SweepFile& f) {
                                     t.outputs.end());
     const std::size_t lw = width_of(labels, 6);
     out += fmt::format("  {:<{}}", "output", lw);
-    for (std::size_t d = 0; d < D; ++d) out += fmt::format("  {:>8}", fmt::format("[{}]", d));
-    out += '\n';
+    for (std::size_t d = 0; d < D; ++d) out += fmt::format("  {:>6}", fmt::format("[{}]", d));
+    out += "   noise\n";
     for (std::size_t o = Q; o < O; ++o) {
       out += fmt::format("  {:<{}}", t.outputs[o], lw);
-      for (std::size_t d = 0; d < D; ++d) out += fmt::format("  {:>8.2f}", t.total[d * O + o]);
-      out += '\n';
+      for (std::size_t d = 0; d < D; ++d) out += fmt::format("  {:>6.2f}", t.total[d * O + o]);
+      const std::string share = noise_share(o);
+      out += share.empty() ? "\n" : fmt::format("  {:>5}\n", share.substr(share.rfind(' ') + 1));
     }
     out += "  (";
     for (std::size_t d = 0; d < D; ++d)
@@ -638,7 +647,9 @@ std::string sobol_tables(const SweepFile& f) {
   }
   out +=
       "(first order: share of the output's variance due to the parameter alone; total: "
-      "including its interactions)\n";
+      "including its interactions. Noise: the share of that variance that is the sampling "
+      "error of a point's estimate from its replicates; it inflates the total indices and "
+      "shrinks with more replicates per point)\n";
   return out;
 }
 
