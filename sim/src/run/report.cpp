@@ -675,7 +675,14 @@ std::string format_sweep_text(const SweepFile& f) {
     out += points_table(f, std::min<std::size_t>(static_cast<std::size_t>(m.points), 20));
   }
   if (Q > 0) {
-    out += "(P: share of a point's replicates with the question's outcome)\n";
+    double widest = 0;
+    for (const auto& sum : f.summaries)
+      for (std::size_t q = 0; q < sum.question_low.size(); ++q)
+        widest = std::max(widest, (sum.question_high[q] - sum.question_low[q]) / 2);
+    out += fmt::format(
+        "(P: share of a point's {} replicates with the question's outcome; its Wilson 95% "
+        "interval, at most +-{:.2f} here, is in question_low and question_high)\n",
+        m.base.replicates, widest);
     for (const auto& q : m.base.questions)
       out +=
           fmt::format("  {}: {}{}\n", q.id, q.text.empty() ? "" : q.text + " — ", bounds_text(q));
