@@ -1,9 +1,11 @@
 // `talentsim sweep` as a user runs it: sweep-file errors located in the
 // file, designs end to end, common random numbers across points, resuming
 // after SIGINT and kill -9 to a file identical to an uninterrupted sweep.
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +13,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "talentsim/ensemble.hpp"
@@ -198,7 +201,16 @@ INSTANTIATE_TEST_SUITE_P(
                  {"parameters[0].values[1]: expected a finite number"}},
         BadSweep{"whole_number_parameter",
                  kHead + "parameters:\n  - {path: network.degree, min: 1, max: 6}\n",
-                 {"parameters[0]: network.degree = ", "expected a whole number"}},
+                 {"parameters[0]: network.degree = ", "expected a whole number",
+                  "add `integer: true` to the parameter"}},
+        BadSweep{"whole_number_bounds",
+                 kHead + "parameters:\n  - {path: network.degree, min: 1, max: 6.5, integer: "
+                         "true}\n",
+                 {"parameters[0].max: expected a whole number for a whole-number parameter, "
+                  "found 6.5"}},
+        BadSweep{"cross_field_rule",
+                 kHead + "parameters:\n  - {path: questions.a_hires.at_most, min: 1, max: 40}\n",
+                 {"parameters[0]: questions.a_hires.at_most = ", "expected at_most >= at_least"}},
         BadSweep{"changes_the_shape",
                  "base: market.yaml\ndesign: grid\nparameters:\n  - {path: step_days, values: [7, "
                  "14]}\n",
@@ -344,6 +356,59 @@ parameters:
   EXPECT_GT(t.output_variance[0], 0.0);
   EXPECT_GT(t.output_noise_variance[0], 0.0);
   EXPECT_LT(t.output_noise_variance[0], t.output_variance[0]);
+}
+
+TEST_F(Sweep, WholeNumberParametersAndQuotedMoneyInTheBase) {
+  std::string base = market_scenario();
+  base.replace(base.find("junior: 300K"), 12, "junior: \"$300K\"");
+  std::ofstream(dir_ / "market.yaml") << base;
+  write("w.yaml", R"(base: market.yaml
+design: lhs
+samples: 12
+replicates: 2
+parameters:
+  - {path: network.degree, min: 1, max: 6, integer: true}
+  - {path: labs.A.comp.junior, values: [200K, "$450K"]}
+)");
+  const auto o = talentsim("sweep w.yaml --quiet -o w.h5", dir_);
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  const SweepFile f = read_sweep(dir_ / "w.h5", false);
+  std::set<double> degrees;
+  for (std::size_t p = 0; p < 12; ++p) {
+    const double d = f.meta.parameter_values[p * 2];
+    EXPECT_EQ(d, std::floor(d));
+    degrees.insert(d);
+    const double pay = f.meta.parameter_values[p * 2 + 1];
+    EXPECT_TRUE(pay == 200e3 || pay == 450e3) << pay;
+  }
+  // 12 strata over 6 whole numbers: each twice.
+  EXPECT_EQ(degrees, (std::set<double>{1, 2, 3, 4, 5, 6}));
+  EXPECT_TRUE(f.question_value.empty()) << "read without the replicates";
+}
+
+TEST_F(Sweep, JournalIsLockedValidatedAndStaleFilesCleaned) {
+  write("g.yaml", kGrid);
+  // Another process holding the journal's lock.
+  fs::create_directories(dir_ / "g.h5.partial");
+  std::ofstream(dir_ / "g.h5.partial" / "manifest.txt") << "not a manifest\n";
+  const int fd = ::open((dir_ / "g.h5.partial" / "lock").c_str(), O_RDWR | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  auto o = talentsim("sweep g.yaml --quiet --resume -o g.h5", dir_);
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.err.find("another talentsim process is running this sweep"), std::string::npos)
+      << o.err;
+  ::close(fd);
+  // A damaged manifest is not trusted silently.
+  o = talentsim("sweep g.yaml --quiet --resume -o g.h5", dir_);
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.err.find("manifest is missing or damaged"), std::string::npos) << o.err;
+  // A temporary file of a process that no longer runs is removed.
+  std::ofstream(dir_ / "g.h5.tmp.2147483646") << "left by kill -9";
+  o = talentsim("sweep g.yaml --quiet --resume --force -o g.h5", dir_);
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_FALSE(fs::exists(dir_ / "g.h5.tmp.2147483646"));
+  EXPECT_FALSE(fs::exists(dir_ / "g.h5.partial"));
 }
 
 TEST_F(Sweep, FullOutputKeepsEveryStep) {

@@ -188,6 +188,22 @@ TEST(SweepParameter, AtMapsTheUnitIntervalOntoRangesAndListedValues) {
   EXPECT_EQ(l.at(1), 11);
 }
 
+TEST(SweepParameter, WholeNumbersAreEquallyLikelyAndLevelsRounded) {
+  SweepParameter p = range(1, 6, "network.degree");
+  p.integer = true;
+  // u in [k/6, (k+1)/6) gives 1 + k: each whole number an equal share.
+  for (int k = 0; k < 6; ++k) {
+    EXPECT_EQ(p.at(k / 6.0), 1 + k);
+    EXPECT_EQ(p.at((k + 0.999) / 6.0), 1 + k);
+  }
+  EXPECT_EQ(p.at(1.0), 6);
+  p.levels = 4;  // 1, 2.67, 4.33, 6 rounded
+  EXPECT_EQ(p.level(1), 3);
+  EXPECT_EQ(p.level(2), 4);
+  p.log_scale = true;
+  for (double u : {0.0, 0.3, 0.7, 1.0}) EXPECT_EQ(p.at(u), std::round(p.at(u)));
+}
+
 TEST(SweepParameter, GridLevelsIncludeBothEndsLinearAndGeometric) {
   auto p = range(0, 1);
   p.levels = 5;
@@ -487,7 +503,20 @@ TEST(SobolIndices, IshigamiMatchesTheAnalyticIndices) {
     return std::sin(x[0]) + a * std::pow(std::sin(x[1]), 2) +
            b * std::pow(x[2], 4) * std::sin(x[0]);
   });
-  const auto s = sobol_indices(y, design.base_samples, design.parameters, 1000, 2024);
+  // Through sobol_indices_each, as `talentsim sweep` computes them, with a
+  // second output 3 - 2 f: indices do not change under an affine map.
+  std::vector<double> both;
+  for (double f : y) {
+    both.push_back(f);
+    both.push_back(3 - 2 * f);
+  }
+  const auto each = sobol_indices_each(both, 2, design.base_samples, design.parameters, 1000, 2024);
+  ASSERT_EQ(each.size(), 2u);
+  const SobolIndices& s = each[0];
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_NEAR(each[1].first[i].value, s.first[i].value, 1e-9);
+    EXPECT_NEAR(each[1].total[i].value, s.total[i].value, 1e-9);
+  }
   ASSERT_EQ(s.first.size(), 3u);
   ASSERT_EQ(s.total.size(), 3u);
   EXPECT_NEAR(s.variance, v, 0.05 * v);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <csignal>
@@ -48,9 +49,14 @@ std::string file_stem(const std::string& name) {
 
 namespace {
 
-// The signal that asked a sweep to stop (0: none).
-volatile std::sig_atomic_t g_stop_signal = 0;
-extern "C" void on_stop_signal(int signal) { g_stop_signal = signal; }
+// The signal that asked a sweep to stop (0: none). A second one ends the
+// process at once (the handler restores the default action).
+std::atomic<int> g_stop_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free, "used from a signal handler");
+extern "C" void on_stop_signal(int signal) {
+  g_stop_signal.store(signal);
+  std::signal(signal, SIG_DFL);
+}
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
@@ -223,7 +229,8 @@ int do_summarize(const std::string& file, bool json) {
   try {
     const std::string type = results_file_type(file);
     if (type == "talentsim-sweep") {
-      text = json ? format_sweep_json(read_sweep(file)) : format_sweep_text(read_sweep(file));
+      const SweepFile sweep = read_sweep(file, false);
+      text = json ? format_sweep_json(sweep) : format_sweep_text(sweep);
     } else if (type == "talentsim-compare") {
       const auto report =
           compare_runs(read_run(file, kBaselineGroup), read_run(file, kWhatifGroup));

@@ -9,6 +9,8 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -181,9 +183,51 @@ void write_atomically(const fs::path& path, const std::string& bytes) {
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
+  if (!in) io_failure("cannot read", path);
   std::ostringstream buf;
   buf << in.rdbuf();
+  if (in.bad()) io_failure("cannot read", path);
   return buf.str();
+}
+
+// Holds an exclusive lock on the journal while the sweep runs, so that two
+// processes never work on one sweep.
+class JournalLock {
+ public:
+  explicit JournalLock(const fs::path& journal) {
+    const fs::path path = journal / "lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) io_failure("cannot create", path);
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      throw InputError(std::vector<Diagnostic>{
+          Diagnostic{.file = journal.string(),
+                     .message = "another talentsim process is running this sweep",
+                     .hint = "wait for it to finish, or stop it and rerun with --resume"}});
+    }
+  }
+  ~JournalLock() { ::close(fd_); }
+  JournalLock(const JournalLock&) = delete;
+  JournalLock& operator=(const JournalLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// Temporary results files that a killed process left beside `destination`
+// (named <destination>.tmp.<pid>, the pid no longer running).
+void remove_stale_temporaries(const fs::path& destination) {
+  const fs::path dir = destination.has_parent_path() ? destination.parent_path() : ".";
+  const std::string prefix = destination.filename().string() + ".tmp.";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string pid = name.substr(prefix.size());
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (::kill(static_cast<pid_t>(std::stol(pid)), 0) != 0 && errno == ESRCH)
+      fs::remove(e.path(), ec);
+  }
 }
 
 fs::path record_path(const fs::path& journal, std::size_t point) {
@@ -221,15 +265,6 @@ std::optional<Manifest> read_manifest(const fs::path& journal) {
   }
   if (m.fingerprint.empty()) return std::nullopt;
   return m;
-}
-
-std::string iso_utc_now() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32] = {};
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
 }
 
 // ---- progress --------------------------------------------------------------------
@@ -315,8 +350,7 @@ PointSummary summarize_point(const RunMetadata& meta, ResultShape shape,
 
 // Runs one point; its replicates in replicate order. Throws Interrupted.
 std::vector<ReplicateResult> run_point(const LoadedSweep& s, std::size_t point, int threads,
-                                       const volatile std::sig_atomic_t& stop,
-                                       SweepProgress& progress) {
+                                       const std::atomic<int>& stop, SweepProgress& progress) {
   const Scenario scenario = load_point(s.spec, s.design, point);
   const Model model(scenario);
   std::vector<ReplicateResult> reps(static_cast<std::size_t>(s.spec.replicates));
@@ -325,11 +359,11 @@ std::vector<ReplicateResult> run_point(const LoadedSweep& s, std::size_t point, 
       EnsembleOptions{
           .first = 0, .count = s.spec.replicates, .seed = s.spec.seed, .threads = threads},
       [&](ReplicateResult&& r) {
-        if (stop) throw Interrupted{};
+        if (stop.load() != 0) throw Interrupted{};
         reps[static_cast<std::size_t>(r.replicate)] = std::move(r);
       },
       [&](std::int64_t done, std::int64_t) {
-        if (stop) throw Interrupted{};
+        if (stop.load() != 0) throw Interrupted{};
         progress(done);
       });
   if (!s.spec.full) {
@@ -370,8 +404,7 @@ CLI::App* add_sweep_command(CLI::App& app, SweepArgs& a) {
   return cmd;
 }
 
-int run_sweep(const SweepArgs& a, const std::string& command_line,
-              const volatile std::sig_atomic_t& stop) {
+int run_sweep(const SweepArgs& a, const std::string& command_line, const std::atomic<int>& stop) {
   const auto t0 = std::chrono::steady_clock::now();
   const LoadedSweep s = load_sweep_file(a.sweep);
   const fs::path destination = a.output.empty()
@@ -382,43 +415,64 @@ int run_sweep(const SweepArgs& a, const std::string& command_line,
 
   std::error_code ec;
   if (fs::exists(destination) && !a.force)
-    throw InputError(std::vector<Diagnostic>{
-        Diagnostic{.file = destination.string(),
-                   .message = "the results file already exists",
-                   .hint = "pass --force to replace it, or -o to write elsewhere"}});
+    throw InputError(std::vector<Diagnostic>{Diagnostic{
+        .file = destination.string(),
+        .message = "the results file already exists",
+        .hint = fs::exists(journal, ec)
+                    ? "the sweep finished; " + journal.string() +
+                          " was left by an interruption after the file was written: delete it, "
+                          "or pass --force to run the sweep again"
+                    : "pass --force to replace it, or -o to write elsewhere"}});
+  if (stop.load() != 0) {
+    std::cerr << fmt::format("talentsim: stopped by {} before the first point; nothing was kept\n",
+                             signal_name(stop.load()));
+    return signal_exit_code(stop.load());
+  }
   Manifest manifest;
+  std::optional<JournalLock> lock;
   if (fs::exists(journal, ec)) {
+    lock.emplace(journal);
     const auto found = read_manifest(journal);
     if (!a.resume && !a.force)
       throw InputError(std::vector<Diagnostic>{Diagnostic{
           .file = journal.string(),
           .message = "an interrupted sweep to the same destination is kept here",
           .hint = "pass --resume to finish it, or --force to discard it and start again"}});
-    if (a.resume && found && found->fingerprint != print)
+    if (a.resume && !a.force && !found)
+      throw InputError(std::vector<Diagnostic>{Diagnostic{
+          .file = (journal / kManifest).string(),
+          .message = "the interrupted sweep's manifest is missing or damaged, so its points "
+                     "cannot be trusted",
+          .hint = "pass --force to discard them and start again"}});
+    if (a.resume && !a.force && found->fingerprint != print)
       throw InputError(std::vector<Diagnostic>{Diagnostic{
           .file = journal.string(),
           .message = "the interrupted sweep kept here was started with a different sweep file, "
                      "base scenario or talentsim build, so its points cannot be reused",
           .hint = "restore what changed, or pass --force to discard it and start again"}});
-    if (a.resume && found) {
+    if (a.resume && found && found->fingerprint == print) {
       manifest = *found;
     } else {
-      fs::remove_all(journal, ec);
-      if (ec) throw RunError(fmt::format("cannot remove {}: {}", journal.string(), ec.message()));
+      // Discard the old points, keeping the lock file we hold.
+      for (const auto& e : fs::directory_iterator(journal))
+        if (e.path().filename() != "lock") fs::remove_all(e.path());
     }
-  } else if (a.resume) {
-    std::cerr << "note: no interrupted sweep at " << journal.string()
-              << "; starting from the first point\n";
-  }
-  if (manifest.fingerprint.empty()) {
-    manifest = {print, iso_utc_now(), command_line};
+  } else {
+    if (a.resume)
+      std::cerr << "note: no interrupted sweep at " << journal.string()
+                << "; starting from the first point\n";
     if (destination.has_parent_path()) fs::create_directories(destination.parent_path(), ec);
     if (!fs::create_directories(journal, ec) && ec)
       throw RunError(fmt::format("cannot create {}: {}", journal.string(), ec.message()));
+    lock.emplace(journal);
+  }
+  if (manifest.fingerprint.empty()) {
+    manifest = {print, utc_timestamp(), command_line};
     write_atomically(journal / kManifest,
                      fmt::format("{}\nfingerprint {}\ncreated {}\ncommand {}\n", kManifestFirstLine,
                                  manifest.fingerprint, manifest.created, manifest.command_line));
   }
+  remove_stale_temporaries(destination);
 
   const Model base_model(s.base);
   const ResultShape shape = base_model.shape();
@@ -454,7 +508,7 @@ int run_sweep(const SweepArgs& a, const std::string& command_line,
   try {
     for (std::size_t p = 0; p < P; ++p) {
       if (done[p]) continue;
-      if (stop) throw Interrupted{};
+      if (stop.load() != 0) throw Interrupted{};
       const auto reps = run_point(s, p, a.threads, stop, progress);
       write_atomically(record_path(journal, p),
                        encode_point(static_cast<std::int64_t>(p), reps, shape, s.spec.full));
@@ -469,8 +523,8 @@ int run_sweep(const SweepArgs& a, const std::string& command_line,
     std::cerr << fmt::format(
         "talentsim: stopped by {}: {} of {} points are kept in {}\n"
         "  to finish, run the same command with --resume\n",
-        signal_name(stop), kept, P, journal.string());
-    return signal_exit_code(stop);
+        signal_name(stop.load()), kept, P, journal.string());
+    return signal_exit_code(stop.load());
   }
   progress.finish();
 
@@ -541,11 +595,10 @@ int run_sweep(const SweepArgs& a, const std::string& command_line,
     for (auto* v : {&t.first, &t.first_low, &t.first_high, &t.total, &t.total_low, &t.total_high})
       v->assign(D * O, 0);
     t.resamples = s.spec.bootstrap;
-    std::vector<double> y(P);
+    const auto indices =
+        sobol_indices_each(outputs, O, s.design.base_samples, D, s.spec.bootstrap, s.spec.seed);
     for (std::size_t o = 0; o < O; ++o) {
-      for (std::size_t p = 0; p < P; ++p) y[p] = outputs[p * (Q + L) + o];
-      const SobolIndices ix =
-          sobol_indices(y, s.design.base_samples, D, s.spec.bootstrap, s.spec.seed);
+      const SobolIndices& ix = indices[o];
       t.output_variance.push_back(ix.variance);
       t.output_noise_variance.push_back(noise_variance(o));
       for (std::size_t d = 0; d < D; ++d) {
@@ -562,7 +615,7 @@ int run_sweep(const SweepArgs& a, const std::string& command_line,
   writer.commit();
   fs::remove_all(journal, ec);
 
-  fmt::print("{}", format_sweep_text(read_sweep(destination)));
+  fmt::print("{}", format_sweep_text(read_sweep(destination, false)));
   fmt::print("\nresults: {} ({:.1f} s)\n", destination.string(),
              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   return kExitOk;

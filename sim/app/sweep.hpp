@@ -5,7 +5,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-#include <csignal>
+#include <atomic>
 #include <string>
 
 namespace talentsim::cli {
@@ -23,7 +23,7 @@ CLI::App* add_sweep_command(CLI::App& app, SweepArgs& args);
 
 // `stop` becomes the number of a signal (SIGINT, SIGTERM) that asks the
 // sweep to stop; it then keeps what is finished and says how to resume.
-int run_sweep(const SweepArgs& args, const std::string& command_line,
-              const volatile std::sig_atomic_t& stop);
+// Set from a signal handler, hence a lock-free atomic.
+int run_sweep(const SweepArgs& args, const std::string& command_line, const std::atomic<int>& stop);
 
 }  // namespace talentsim::cli

@@ -113,6 +113,10 @@ class RunReader {
   std::unique_ptr<Impl> impl_;
 };
 
+// The current time as results files record it ("created"):
+// YYYY-MM-DDTHH:MM:SSZ, UTC.
+std::string utc_timestamp();
+
 // The root file_type attribute: "talentsim-run", "talentsim-compare" or
 // "talentsim-sweep" (read with read_sweep, sweep_file.hpp; RunReader refuses
 // it). Throws RunError for anything that is not a talentsim file of a

@@ -23,10 +23,14 @@ struct SweepParameter {
   bool log_scale = false;      // spread evenly in log(value); needs 0 < min
   std::vector<double> values;  // listed levels; if not empty, min/max unused
   int levels = 0;              // grid only: evenly spaced levels of min..max (>= 2)
+  bool integer = false;        // whole numbers only; min and max whole
   int line = 0, column = 0;    // where the sweep file declares it (1-based)
 
   // The value at unit coordinate u in [0, 1]: min + u (max - min), on the
   // log scale if asked; for listed values, values[min(n - 1, floor(u n))].
+  // Whole numbers (`integer`): min + floor(u (max - min + 1)), at most max,
+  // so each is equally likely; on the log scale the log-spread value
+  // rounded. Grid levels of a whole-number range are rounded.
   double at(double u) const;
   // Grid levels: values.size() if listed, else `levels`.
   std::size_t level_count() const;
@@ -131,5 +135,11 @@ struct SobolIndices {
 // N is above 2^31, resamples < 0, or an output is not finite.
 SobolIndices sobol_indices(std::span<const double> outputs, std::size_t base_samples,
                            std::size_t parameters, int resamples, std::uint64_t seed);
+
+// The same for `count` outputs at once, stored point by point:
+// outputs[point * count + o]. What `talentsim sweep` computes.
+std::vector<SobolIndices> sobol_indices_each(std::span<const double> outputs, std::size_t count,
+                                             std::size_t base_samples, std::size_t parameters,
+                                             int resamples, std::uint64_t seed);
 
 }  // namespace talentsim

@@ -113,7 +113,9 @@ struct SweepFile {
   SensitivityTable sensitivity;
 };
 
-// Throws RunError naming the file and what is wrong with it.
-SweepFile read_sweep(const std::filesystem::path& path);
+// Throws RunError naming the file and what is wrong with it. Without
+// `with_replicates`, question_value and headcount are checked but left
+// empty: what a report needs, in memory that does not grow with replicates.
+SweepFile read_sweep(const std::filesystem::path& path, bool with_replicates = true);
 
 }  // namespace talentsim

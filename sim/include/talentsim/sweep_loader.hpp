@@ -15,10 +15,10 @@
 namespace talentsim {
 
 struct SweepSpec {
-  std::string source;          // the sweep file's path as given
-  std::string text;            // its contents
+  std::string text;            // the sweep file's contents
   std::string name;            // `name:`, else the file's stem
   std::filesystem::path base;  // the base scenario, resolved against the sweep file
+  std::string base_text;       // its contents, read once: every point starts from them
   DesignKind design = DesignKind::Grid;
   std::size_t samples = 0;      // random, lhs, sobol
   std::int64_t replicates = 0;  // per point
@@ -43,7 +43,7 @@ LoadedSweep load_sweep_file(const std::filesystem::path& path);
 std::vector<Override> point_overrides(const SweepSpec& spec, const SweepDesign& design,
                                       std::size_t point);
 
-// A point's scenario: the base file with the point's overrides.
+// A point's scenario: the base text with the point's overrides.
 Scenario load_point(const SweepSpec& spec, const SweepDesign& design, std::size_t point);
 
 }  // namespace talentsim

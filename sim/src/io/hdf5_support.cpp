@@ -551,6 +551,9 @@ Handle create_dataset(hid_t location, const char* name, hid_t type,
   Handle dcpl = check_plist(H5Pcreate(H5P_DATASET_CREATE), context);
   check(H5Pset_attr_creation_order(dcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
         context);
+  // No modification times in object headers: the same results give the
+  // same bytes whenever they are written (only `created` says when).
+  check(H5Pset_obj_track_times(dcpl.get(), false), context);
   bool empty = false;
   for (hsize_t d : dims) empty = empty || d == 0;
   if (!chunk.empty() && !empty) {

@@ -714,4 +714,6 @@ void ResultsWriter::commit() {
 const fs::path& ResultsWriter::temporary_path() const { return impl_->temporary; }
 const fs::path& ResultsWriter::destination() const { return impl_->destination; }
 
+std::string utc_timestamp() { return h5::iso_utc_now(); }
+
 }  // namespace talentsim

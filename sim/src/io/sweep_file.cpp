@@ -841,6 +841,7 @@ namespace {
 struct SweepReader : h5::LocationReader {
   Handle file;
   SweepFile out;
+  bool with_replicates = true;
 
   std::int64_t nonnegative(const char* attribute) const {
     const std::int64_t value = required_int(attribute);
@@ -924,9 +925,15 @@ void SweepReader::read_data() {
   const auto& variables = sweep_variables();
   auto extent = [&](V v) { return extent_of(variables[size_t(v)].dims, lengths); };
   auto name = [&](V v) { return variables[size_t(v)].name; };
-  read_whole(name(V::question_value), extent(V::question_value), H5T_NATIVE_DOUBLE,
-             out.question_value);
-  read_whole(name(V::headcount), extent(V::headcount), H5T_NATIVE_INT32, out.headcount);
+  if (with_replicates) {
+    read_whole(name(V::question_value), extent(V::question_value), H5T_NATIVE_DOUBLE,
+               out.question_value);
+    read_whole(name(V::headcount), extent(V::headcount), H5T_NATIVE_INT32, out.headcount);
+  } else {
+    expect_extent(name(V::question_value), open_variable(name(V::question_value)),
+                  extent(V::question_value));
+    expect_extent(name(V::headcount), open_variable(name(V::headcount)), extent(V::headcount));
+  }
   if (meta.full) {
     for (const SweepVariable& v : variables) {
       if (v.per_step) expect_extent(v.name, open_variable(v.name), extent_of(v.dims, lengths));
@@ -974,7 +981,7 @@ void SweepReader::read_sensitivity() {
 
 }  // namespace
 
-SweepFile read_sweep(const fs::path& path) {
+SweepFile read_sweep(const fs::path& path, bool with_replicates) {
   h5::ErrorSilencer silence;
   SweepReader r;
   const std::string name = path.string();
@@ -986,6 +993,7 @@ SweepFile read_sweep(const fs::path& path) {
                                file_type, layout::kSweepFileType));
   }
   r.location = r.file.get();
+  r.with_replicates = with_replicates;
   r.read_metadata();
   r.read_data();
   r.read_sensitivity();

@@ -549,7 +549,7 @@ std::string parameter_range(const SweepFile& f, std::size_t d) {
 
 // P(question) over the 2 x 2 layout of a two-parameter grid.
 std::string grid_matrix(const SweepFile& f, std::size_t q) {
-  const std::size_t P = static_cast<std::size_t>(f.meta.points), Q = f.meta.base.questions.size();
+  const std::size_t P = static_cast<std::size_t>(f.meta.points);
   std::vector<double> rows, cols;
   for (std::size_t p = 0; p < P; ++p) {
     const double a = f.meta.parameter_values[p * 2], b = f.meta.parameter_values[p * 2 + 1];
@@ -567,20 +567,17 @@ std::string grid_matrix(const SweepFile& f, std::size_t q) {
       out += fmt::format("  {:>7.3f}", f.summaries[i * cols.size() + j].question_probability[q]);
     out += '\n';
   }
-  (void)Q;
   return out;
 }
 
 std::string points_table(const SweepFile& f, std::size_t shown) {
   const std::size_t D = f.meta.parameter_paths.size();
   const auto& qs = f.meta.base.questions;
+  // Columns by position, named underneath: paths and ids are too long.
   std::string out = fmt::format("\n{:>6}", "point");
-  for (const auto& path : f.meta.parameter_paths) {
-    const auto dot = path.rfind('.');
-    out += fmt::format("  {:>12}",
-                       (dot == std::string::npos ? path : path.substr(dot + 1)).substr(0, 12));
-  }
-  for (const auto& q : qs) out += fmt::format("  {:>8}", fmt::format("P({})", q.id).substr(0, 8));
+  for (std::size_t d = 0; d < D; ++d) out += fmt::format("  {:>12}", fmt::format("[{}]", d));
+  for (std::size_t q = 0; q < qs.size(); ++q)
+    out += fmt::format("  {:>8}", fmt::format("P[q{}]", q));
   out += '\n';
   for (std::size_t p = 0; p < shown; ++p) {
     out += fmt::format("{:>6}", p);
@@ -593,6 +590,16 @@ std::string points_table(const SweepFile& f, std::size_t shown) {
   if (shown < static_cast<std::size_t>(f.meta.points))
     out += fmt::format("({} more points in the file: question_probability, headcount_mean)\n",
                        f.meta.points - static_cast<std::int64_t>(shown));
+  out += "(";
+  for (std::size_t d = 0; d < D; ++d)
+    out += fmt::format("{}[{}] {}", d ? ", " : "", d, f.meta.parameter_paths[d]);
+  for (std::size_t q = 0; q < qs.size(); ++q) out += fmt::format("; q{} {}", q, qs[q].id);
+  out += ")\n";
+  if (f.meta.design == "sobol")
+    out += fmt::format(
+        "(a Sobol design lists each base row as {} points: A, B, then A with one "
+        "parameter from B)\n",
+        D + 2);
   return out;
 }
 
@@ -617,33 +624,16 @@ std::string sobol_tables(const SweepFile& f) {
     return fmt::format(", of which Monte Carlo noise {:.0f}%",
                        100 * t.output_noise_variance[o] / t.output_variance[o]);
   };
-  for (std::size_t o = 0; o < Q && o < O; ++o) {
-    out += fmt::format("\nP({}): variance across points {:.3g}{}\n", t.outputs[o],
-                       t.output_variance[o], noise_share(o));
+  for (std::size_t o = 0; o < O; ++o) {
+    const std::string name =
+        o < Q ? fmt::format("P({})", t.outputs[o]) : fmt::format("{} at the end", t.outputs[o]);
+    out += fmt::format("\n{}: variance across points {:.3g}{}\n", name, t.output_variance[o],
+                       noise_share(o));
     out += fmt::format("  {:<{}}  {:>20}  {:>20}\n", "parameter", w, "first order", "total");
     for (std::size_t d = 0; d < D; ++d)
       out += fmt::format("  {:<{}}  {:>20}  {:>20}\n", f.meta.parameter_paths[d], w,
                          cell(t.first, t.first_low, t.first_high, d * O + o),
                          cell(t.total, t.total_low, t.total_high, d * O + o));
-  }
-  if (O > Q) {
-    out += "\nend-of-run headcount, total index of each parameter:\n";
-    std::vector<std::string> labels(t.outputs.begin() + static_cast<std::ptrdiff_t>(Q),
-                                    t.outputs.end());
-    const std::size_t lw = width_of(labels, 6);
-    out += fmt::format("  {:<{}}", "output", lw);
-    for (std::size_t d = 0; d < D; ++d) out += fmt::format("  {:>6}", fmt::format("[{}]", d));
-    out += "   noise\n";
-    for (std::size_t o = Q; o < O; ++o) {
-      out += fmt::format("  {:<{}}", t.outputs[o], lw);
-      for (std::size_t d = 0; d < D; ++d) out += fmt::format("  {:>6.2f}", t.total[d * O + o]);
-      const std::string share = noise_share(o);
-      out += share.empty() ? "\n" : fmt::format("  {:>5}\n", share.substr(share.rfind(' ') + 1));
-    }
-    out += "  (";
-    for (std::size_t d = 0; d < D; ++d)
-      out += fmt::format("{}[{}] {}", d ? ", " : "", d, f.meta.parameter_paths[d]);
-    out += ")\n";
   }
   out +=
       "(first order: share of the output's variance due to the parameter alone; total: "
@@ -686,6 +676,11 @@ std::string format_sweep_text(const SweepFile& f) {
     for (const auto& q : m.base.questions)
       out +=
           fmt::format("  {}: {}{}\n", q.id, q.text.empty() ? "" : q.text + " — ", bounds_text(q));
+    if (std::any_of(m.parameter_paths.begin(), m.parameter_paths.end(),
+                    [](const std::string& path) { return path.rfind("questions", 0) == 0; }))
+      out +=
+          "  (bounds as in the base scenario; where a bound is swept, each point's P uses the "
+          "point's own bound, in parameter_value)\n";
   }
   if (f.has_sensitivity) out += sobol_tables(f);
   return out;

@@ -18,7 +18,8 @@ using namespace yaml_loader;
 const std::vector<std::string> kSweepKeys = {"name",    "description", "base", "design",
                                              "samples", "replicates",  "seed", "parameters",
                                              "output",  "bootstrap"};
-const std::vector<std::string> kParameterKeys = {"path", "min", "max", "scale", "values", "levels"};
+const std::vector<std::string> kParameterKeys = {"path",   "min",    "max",    "scale",
+                                                 "values", "levels", "integer"};
 const std::vector<std::pair<std::string, DesignKind>> kDesigns = {
     {"grid", DesignKind::Grid},
     {"random", DesignKind::Random},
@@ -27,7 +28,7 @@ const std::vector<std::pair<std::string, DesignKind>> kDesigns = {
 
 // A number as a parameter takes it: plain, or money ("8M", "$1.5B").
 std::optional<double> number(Loader& ld, const YAML::Node& n, const std::string& path) {
-  if (!n.IsScalar() || is_quoted(n) || is_nan_or_inf(n.Scalar()) || !parse_money(n.Scalar())) {
+  if (!n.IsScalar() || is_nan_or_inf(n.Scalar()) || !parse_money(n.Scalar())) {
     ld.expected(n, path, "a finite number (money may use K, M, B or T, as in 8M)");
     return std::nullopt;
   }
@@ -61,13 +62,11 @@ std::optional<YAML::Node> find_path(const YAML::Node& root,
   return cur;
 }
 
-std::string format_value(double v) { return fmt::format("{}", v); }
-
 std::string describe_point(const SweepSpec& spec, const SweepDesign& design, std::size_t point) {
   std::string out;
   for (std::size_t p = 0; p < spec.parameters.size(); ++p)
     out += fmt::format("{}{} = {}", p ? ", " : "", spec.parameters[p].path,
-                       format_value(design.value(point, p)));
+                       format_number(design.value(point, p)));
   return out;
 }
 
@@ -131,8 +130,7 @@ void read_parameters(Loader& ld, const YAML::Node& list, const YAML::Node& base_
                                describe(target)),
                    "a parameter is one numeric value, e.g. labs.Anthropic.comp.star");
           ok = false;
-        } else if (target && target.IsScalar() &&
-                   (is_quoted(target) || !parse_money(target.Scalar()))) {
+        } else if (target && target.IsScalar() && !parse_money(target.Scalar())) {
           ld.error(n["path"], at + ".path",
                    fmt::format("{} is \"{}\" in the base scenario, not a number", p.path,
                                target.Scalar()),
@@ -168,7 +166,7 @@ void read_parameters(Loader& ld, const YAML::Node& list, const YAML::Node& base_
           p.values.push_back(*x);
         }
       }
-      for (const char* key : {"min", "max", "levels", "scale"})
+      for (const char* key : {"min", "max", "levels", "scale", "integer"})
         if (n[key]) {
           ld.error(n[key], join(at, key), fmt::format("\"{}\" does not go with listed values", key),
                    "give either values: [...] or min and max");
@@ -216,6 +214,29 @@ void read_parameters(Loader& ld, const YAML::Node& list, const YAML::Node& base_
         else
           ok = false;
       }
+      if (n["integer"]) {
+        if (const auto b = ld.boolean(n["integer"], at + ".integer"))
+          p.integer = *b;
+        else
+          ok = false;
+      }
+      if (p.integer && ok) {
+        for (const auto& [key, v] : {std::pair{"min", p.min}, std::pair{"max", p.max}})
+          if (std::floor(v) != v) {
+            ld.error(n[key], join(at, key),
+                     fmt::format("expected a whole number for a whole-number parameter, found {}",
+                                 n[key].Scalar()),
+                     "round it, or remove `integer: true`");
+            ok = false;
+          }
+        if (ok && p.levels > p.max - p.min + 1) {
+          ld.error(n["levels"], at + ".levels",
+                   fmt::format("{} levels do not fit between {} and {} in whole numbers", p.levels,
+                               n["min"].Scalar(), n["max"].Scalar()),
+                   fmt::format("use at most {} levels", p.max - p.min + 1));
+          ok = false;
+        }
+      }
     }
     if (ok)
       spec.parameters.push_back(std::move(p));
@@ -230,12 +251,13 @@ std::vector<Override> point_overrides(const SweepSpec& spec, const SweepDesign& 
                                       std::size_t point) {
   std::vector<Override> out;
   for (std::size_t p = 0; p < spec.parameters.size(); ++p)
-    out.push_back({spec.parameters[p].path, format_value(design.value(point, p))});
+    out.push_back({spec.parameters[p].path, format_number(design.value(point, p))});
   return out;
 }
 
 Scenario load_point(const SweepSpec& spec, const SweepDesign& design, std::size_t point) {
-  return load_scenario_file(spec.base, point_overrides(spec, design, point));
+  return load_scenario_text(spec.base_text, spec.base.string(),
+                            point_overrides(spec, design, point));
 }
 
 LoadedSweep load_sweep_file(const std::filesystem::path& path) {
@@ -244,7 +266,6 @@ LoadedSweep load_sweep_file(const std::filesystem::path& path) {
   Loader ld(path.string(), text);
   const YAML::Node root = ld.parse(text);
   SweepSpec spec;
-  spec.source = path.string();
   spec.text = text;
   spec.name = path.stem().string();
   if (!root.IsMap()) {
@@ -271,7 +292,8 @@ LoadedSweep load_sweep_file(const std::filesystem::path& path) {
         ld.error(root["base"], "base", fmt::format("no such scenario file {}", spec.base.string()),
                  "the path is relative to the sweep file's folder");
       } else {
-        base = load_scenario_file(spec.base);  // its own errors name its own lines
+        spec.base_text = read_text(spec.base, "scenario file", "");
+        base = load_scenario_text(spec.base_text, spec.base.string());  // errors name its lines
         try {
           base_root = YAML::Load(base->source_text);
         } catch (const YAML::Exception&) {
@@ -367,17 +389,21 @@ LoadedSweep load_sweep_file(const std::filesystem::path& path) {
         for (std::size_t p = 0; p < spec.parameters.size(); ++p)
           if (d.file.rfind("--set " + spec.parameters[p].path + "=", 0) == 0) which = p;
         if (which == spec.parameters.size()) {
-          ld.error(root["parameters"], "parameters",
-                   fmt::format("at point {} ({}), the base scenario is invalid: {}: {}", point,
-                               describe_point(spec, design, point), d.path, d.message),
-                   d.hint);
+          ld.error(
+              root["parameters"], "parameters",
+              fmt::format("the scenario at point {} ({}) is invalid: {}: {}", point,
+                          describe_point(spec, design, point), d.path, d.message),
+              d.hint.empty() ? "narrow the ranges so that every combination is valid" : d.hint);
           continue;
         }
         const auto& p = spec.parameters[which];
+        const bool whole = d.message.find("a whole number") != std::string::npos;
         ld.error(root["parameters"][which], fmt::format("parameters[{}]", which),
                  fmt::format("{} = {} (point {}) is not accepted by the scenario: {}", p.path,
-                             format_value(design.value(point, which)), point, d.message),
-                 d.message.rfind("expected", 0) != 0 ? d.hint
+                             format_number(design.value(point, which)), point, d.message),
+                 whole && !p.integer && p.values.empty()
+                     ? "add `integer: true` to the parameter to sweep whole numbers"
+                 : d.message.rfind("expected", 0) != 0 ? d.hint
                  : d.hint.empty() ? "narrow min and max, or list values the scenario accepts"
                                   : d.hint + "; narrow min and max, or list accepted values");
       }

@@ -215,6 +215,12 @@ double SweepParameter::at(double u) const {
     if (scaled >= static_cast<double>(n)) return values.back();
     return values[static_cast<std::size_t>(scaled)];
   }
+  if (integer) {
+    // Each whole number of min..max equally likely on the linear scale;
+    // on the log scale the nearest whole number to the log-spread value.
+    if (log_scale) return std::clamp(std::round(interpolate(*this, u)), min, max);
+    return std::min(max, std::floor(min + std::clamp(u, 0.0, 1.0) * (max - min + 1)));
+  }
   return interpolate(*this, u);
 }
 
@@ -232,7 +238,7 @@ double SweepParameter::level(std::size_t j) const {
   if (j == 0) return min;
   if (j + 1 == n) return max;
   const double u = static_cast<double>(j) / static_cast<double>(n - 1);
-  return interpolate(*this, u);
+  return integer ? std::round(interpolate(*this, u)) : interpolate(*this, u);
 }
 
 std::size_t sobol_skip(std::size_t samples) {

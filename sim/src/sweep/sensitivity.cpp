@@ -170,4 +170,21 @@ SobolIndices sobol_indices(std::span<const double> outputs, std::size_t base_sam
   return result;
 }
 
+std::vector<SobolIndices> sobol_indices_each(std::span<const double> outputs, std::size_t count,
+                                             std::size_t base_samples, std::size_t parameters,
+                                             int resamples, std::uint64_t seed) {
+  if (count == 0 || outputs.size() % count != 0)
+    throw std::invalid_argument("sobol indices: " + std::to_string(outputs.size()) +
+                                " values are not a whole number of points of " +
+                                std::to_string(count) + " outputs");
+  const std::size_t points = outputs.size() / count;
+  std::vector<SobolIndices> out;
+  std::vector<double> y(points);
+  for (std::size_t o = 0; o < count; ++o) {
+    for (std::size_t p = 0; p < points; ++p) y[p] = outputs[p * count + o];
+    out.push_back(sobol_indices(y, base_samples, parameters, resamples, seed));
+  }
+  return out;
+}
+
 }  // namespace talentsim
