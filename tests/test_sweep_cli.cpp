@@ -109,6 +109,9 @@ struct BadSweep {
   std::vector<std::string> fragments;  // each must appear in stderr
 };
 
+// Test names in ctest show the case's name, not its bytes.
+void PrintTo(const BadSweep& b, std::ostream* os) { *os << b.name; }
+
 class SweepErrors : public Sweep, public ::testing::WithParamInterface<BadSweep> {};
 
 TEST_P(SweepErrors, AreLocatedExplainedAndRunNothing) {
