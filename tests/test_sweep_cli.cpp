@@ -221,6 +221,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadSweep{"empty_parameters",
                  kHead + "parameters: []\n",
                  {"parameters: expected a non-empty list of parameters"}},
+        BadSweep{"flow_path_with_brackets",
+                 kHead + "parameters:\n  - {path: events[0].amount, min: 1, max: 2}\n",
+                 {"bad.yaml:5:18: error: this is not valid YAML",
+                  "quote text that holds brackets or commas, e.g. {path: \"events[3].amount\""}},
         BadSweep{"not_yaml", "base: [market.yaml\n", {"bad.yaml:2:1: error:", "not valid YAML"}}),
     [](const auto& info) { return std::string(info.param.name); });
 

@@ -94,6 +94,10 @@ class Loader {
       d.column = e.mark.column + 1;
       d.message = fmt::format("this is not valid YAML: {}", e.msg);
       d.hint = "check indentation, a missing ':' or an unclosed quote or bracket near here";
+      if (e.msg.find("flow") != std::string::npos)
+        d.hint +=
+            "; inside { } or [ ], quote text that holds brackets or commas, e.g. "
+            "{path: \"events[3].amount\", ...}";
       d.excerpt = excerpt(d.line);
       diagnostics_.push_back(std::move(d));
       fail();
