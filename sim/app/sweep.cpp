@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <sstream>
 
@@ -273,22 +274,24 @@ class SweepProgress {
  public:
   SweepProgress(bool enabled, std::size_t points, std::int64_t replicates)
       : enabled_(enabled && isatty(STDERR_FILENO)), points_(points), replicates_(replicates) {}
-  void start_points(std::size_t already_done) { done_points_ = first_done_ = already_done; }
-  void point_done() { ++done_points_; }
-  void operator()(std::int64_t done, bool force = false) {
+  // `points` finished before this session; `replicates` finished of the
+  // points in progress.
+  void operator()(std::size_t points, std::int64_t replicates, bool force = false) {
     if (!enabled_) return;
     const auto now = std::chrono::steady_clock::now();
+    if (first_) {
+      first_ = false;
+      first_done_ = static_cast<double>(points) * double(replicates_);
+    }
     if (!force && now - last_ < std::chrono::milliseconds(200)) return;
     last_ = now;
     const double total = double(points_) * double(replicates_);
-    const double finished = double(done_points_) * double(replicates_) + double(done);
-    const double this_session = finished - double(first_done_) * double(replicates_);
+    const double finished = double(points) * double(replicates_) + double(replicates);
     const double elapsed = std::chrono::duration<double>(now - start_).count();
-    const double rate = elapsed > 0 ? this_session / elapsed : 0;
+    const double rate = elapsed > 0 ? (finished - first_done_) / elapsed : 0;
     const double eta = rate > 0 ? (total - finished) / rate : 0;
-    std::fprintf(stderr, "\r  point %zu/%zu  %.0f/%.0f replicates  %.1f/s  ETA %s   ",
-                 std::min(done_points_ + 1, points_), points_, finished, total, rate,
-                 format_duration(eta).c_str());
+    std::fprintf(stderr, "\r  %zu/%zu points  %.0f/%.0f replicates  %.1f/s  ETA %s   ", points,
+                 points_, finished, total, rate, format_duration(eta).c_str());
     std::fflush(stderr);
   }
   void finish() {
@@ -301,9 +304,10 @@ class SweepProgress {
     if (s < 5400) return fmt::format("{:.0f}m", s / 60);
     return fmt::format("{:.1f}h", s / 3600);
   }
-  bool enabled_;
-  std::size_t points_, done_points_ = 0, first_done_ = 0;
+  bool enabled_, first_ = true;
+  std::size_t points_;
   std::int64_t replicates_;
+  double first_done_ = 0;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_{};
 };
 
@@ -348,37 +352,17 @@ PointSummary summarize_point(const RunMetadata& meta, ResultShape shape,
   return s;
 }
 
-// Runs one point; its replicates in replicate order. Throws Interrupted.
-std::vector<ReplicateResult> run_point(const LoadedSweep& s, std::size_t point, int threads,
-                                       const std::atomic<int>& stop, SweepProgress& progress) {
-  const Scenario scenario = load_point(s.spec, s.design, point);
-  const Model model(scenario);
-  std::vector<ReplicateResult> reps(static_cast<std::size_t>(s.spec.replicates));
-  run_ensemble(
-      model,
-      EnsembleOptions{
-          .first = 0, .count = s.spec.replicates, .seed = s.spec.seed, .threads = threads},
-      [&](ReplicateResult&& r) {
-        if (stop.load() != 0) throw Interrupted{};
-        reps[static_cast<std::size_t>(r.replicate)] = std::move(r);
-      },
-      [&](std::int64_t done, std::int64_t) {
-        if (stop.load() != 0) throw Interrupted{};
-        progress(done);
-      });
-  if (!s.spec.full) {
-    // Keep what the file stores: question values and end-of-run headcount.
-    const std::size_t lk = static_cast<std::size_t>(scenario.labs.size()) * scenario.tiers.size();
-    for (auto& r : reps) {
-      r.headcount.erase(r.headcount.begin(), r.headcount.end() - static_cast<std::ptrdiff_t>(lk));
-      r.hires = {};
-      r.departures = {};
-      r.star_power = {};
-      r.named_lab = {};
-      r.flows = {};
-    }
-  }
-  return reps;
+// Keeps of a replicate what the file stores: without `output: full`, the
+// question values and the end-of-run headcount.
+void keep_for_file(ReplicateResult& r, bool full) {
+  if (full) return;
+  const auto lk = static_cast<std::ptrdiff_t>(r.shape.labs) * r.shape.tiers;
+  r.headcount.erase(r.headcount.begin(), r.headcount.end() - lk);
+  r.hires = {};
+  r.departures = {};
+  r.star_power = {};
+  r.named_lab = {};
+  r.flows = {};
 }
 
 int signal_exit_code(int signal) { return 128 + signal; }
@@ -504,17 +488,54 @@ int run_sweep(const SweepArgs& a, const std::string& command_line, const std::at
                              already ? fmt::format(", {} points already done", already) : "");
 
   SweepProgress progress(!a.quiet, P, R);
-  progress.start_points(already);
+  // Points run in batches whose replicates form one pool of work, so that
+  // threads do not wait at the end of each point; a point is written to the
+  // journal as soon as its last replicate is in.
+  const int threads = a.threads > 0 ? a.threads : hardware_threads();
+  const std::size_t batch_size =
+      std::clamp<std::size_t>(static_cast<std::size_t>((16 * threads + R - 1) / R), 1, 64);
+  std::vector<std::size_t> todo;
+  for (std::size_t p = 0; p < P; ++p)
+    if (!done[p]) todo.push_back(p);
+  std::size_t finished = already;
   try {
-    for (std::size_t p = 0; p < P; ++p) {
-      if (done[p]) continue;
+    for (std::size_t b = 0; b < todo.size(); b += batch_size) {
       if (stop.load() != 0) throw Interrupted{};
-      const auto reps = run_point(s, p, a.threads, stop, progress);
-      write_atomically(record_path(journal, p),
-                       encode_point(static_cast<std::int64_t>(p), reps, shape, s.spec.full));
-      done[p] = 1;
-      progress.point_done();
-      progress(0, true);
+      const std::vector<std::size_t> batch(
+          todo.begin() + static_cast<std::ptrdiff_t>(b),
+          todo.begin() + static_cast<std::ptrdiff_t>(std::min(todo.size(), b + batch_size)));
+      std::vector<std::unique_ptr<Model>> models;
+      std::vector<const Model*> pointers;
+      for (const std::size_t p : batch) {
+        models.push_back(std::make_unique<Model>(load_point(s.spec, s.design, p)));
+        pointers.push_back(models.back().get());
+      }
+      std::vector<std::vector<ReplicateResult>> reps(batch.size());
+      for (auto& r : reps) r.resize(static_cast<std::size_t>(R));
+      std::vector<std::int64_t> arrived(batch.size(), 0);
+      std::int64_t in_progress = 0;
+      run_ensembles(
+          pointers,
+          EnsembleOptions{.first = 0, .count = R, .seed = s.spec.seed, .threads = threads},
+          [&](std::size_t m, ReplicateResult&& r) {
+            if (stop.load() != 0) throw Interrupted{};
+            keep_for_file(r, s.spec.full);
+            reps[m][static_cast<std::size_t>(r.replicate)] = std::move(r);
+            ++in_progress;
+            if (++arrived[m] < R) return;
+            const std::size_t p = batch[m];
+            write_atomically(record_path(journal, p), encode_point(static_cast<std::int64_t>(p),
+                                                                   reps[m], shape, s.spec.full));
+            reps[m] = {};
+            done[p] = 1;
+            ++finished;
+            in_progress -= R;
+            progress(finished, in_progress, true);
+          },
+          [&](std::int64_t, std::int64_t) {
+            if (stop.load() != 0) throw Interrupted{};
+            progress(finished, in_progress);
+          });
     }
   } catch (const Interrupted&) {
     progress.finish();

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "talentsim/model.hpp"
 
@@ -27,6 +28,14 @@ using ProgressCallback = std::function<void(std::int64_t done, std::int64_t tota
 // the number of replicates.
 void run_ensemble(const Model& model, const EnsembleOptions& options,
                   const ReplicateConsumer& consume, const ProgressCallback& progress = {});
+
+// Several models' replicates as one pool of work: replicates first ..
+// first + count - 1 of every model, all on options.seed, so threads move on
+// to the next model's replicates instead of waiting for the last of one.
+// `consume` gets the model's index with each result; progress counts all.
+using TaggedReplicateConsumer = std::function<void(std::size_t model, ReplicateResult&&)>;
+void run_ensembles(const std::vector<const Model*>& models, const EnsembleOptions& options,
+                   const TaggedReplicateConsumer& consume, const ProgressCallback& progress = {});
 
 int hardware_threads();
 

@@ -20,6 +20,7 @@ int hardware_threads() { return std::max(1, tbb::info::default_concurrency()); }
 namespace {
 
 struct Finished {
+  std::size_t model = 0;
   ReplicateResult result;
   std::exception_ptr error;
 };
@@ -28,7 +29,16 @@ struct Finished {
 
 void run_ensemble(const Model& model, const EnsembleOptions& options,
                   const ReplicateConsumer& consume, const ProgressCallback& progress) {
-  if (options.count <= 0) return;
+  run_ensembles(
+      {&model}, options, [&](std::size_t, ReplicateResult&& r) { consume(std::move(r)); },
+      progress);
+}
+
+void run_ensembles(const std::vector<const Model*>& models, const EnsembleOptions& options,
+                   const TaggedReplicateConsumer& consume, const ProgressCallback& progress) {
+  if (options.count <= 0 || models.empty()) return;
+  // Task i is replicate first + i % count of model i / count.
+  const std::int64_t total = options.count * static_cast<std::int64_t>(models.size());
   const int threads = options.threads > 0 ? options.threads : hardware_threads();
   tbb::concurrent_bounded_queue<Finished> queue;
   queue.set_capacity(2 * threads + 2);
@@ -41,13 +51,15 @@ void run_ensemble(const Model& model, const EnsembleOptions& options,
       tbb::task_arena arena(threads);
       arena.execute([&] {
         tbb::parallel_for(
-            tbb::blocked_range<std::int64_t>(options.first, options.first + options.count, 1),
+            tbb::blocked_range<std::int64_t>(0, total, 1),
             [&](const tbb::blocked_range<std::int64_t>& range) {
-              for (auto r = range.begin(); r != range.end(); ++r) {
+              for (auto i = range.begin(); i != range.end(); ++i) {
                 if (cancelled.load(std::memory_order_relaxed)) return;
                 Finished f;
+                f.model = static_cast<std::size_t>(i / options.count);
                 try {
-                  f.result = model.run(options.seed, r, nullptr, &workspaces.local());
+                  f.result = models[f.model]->run(options.seed, options.first + i % options.count,
+                                                  nullptr, &workspaces.local());
                 } catch (...) {
                   f.error = std::current_exception();
                   cancelled = true;
@@ -68,7 +80,7 @@ void run_ensemble(const Model& model, const EnsembleOptions& options,
 
   std::exception_ptr failure;
   std::int64_t done = 0;
-  while (done < options.count && !failure) {
+  while (done < total && !failure) {
     Finished f;
     queue.pop(f);
     if (f.error) {
@@ -76,9 +88,9 @@ void run_ensemble(const Model& model, const EnsembleOptions& options,
       break;
     }
     try {
-      consume(std::move(f.result));
+      consume(f.model, std::move(f.result));
       ++done;
-      if (progress) progress(done, options.count);
+      if (progress) progress(done, total);
     } catch (...) {
       failure = std::current_exception();
     }
