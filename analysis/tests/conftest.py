@@ -1,0 +1,162 @@
+"""Real talentsim output for the tests, made once per session at small size.
+
+The engine is the binary at $TALENTSIM_BINARY (ctest sets it); without it
+every test that needs output is skipped.
+"""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+import talentsim_analysis as ta
+
+matplotlib.use("Agg")
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Sweep files on tests/data/every_key.yaml (4 labs, 3 tiers, 7 questions, 53 steps).
+SWEEPS = {
+    "grid": """
+design: grid
+replicates: 4
+parameters:
+  - {path: market.star_magnet, values: [0.0, 1.0, 2.0]}
+  - {path: market.switching_cost, min: 0.5, max: 4.0, scale: log, levels: 2}
+""",
+    "sobol": """
+design: sobol
+samples: 8
+replicates: 4
+parameters:
+  - {path: market.star_magnet, min: 0.0, max: 2.0}
+  - {path: market.switching_cost, min: 0.5, max: 4.0, scale: log}
+  - {path: market.peer_magnet, min: 0.0, max: 2.0}
+""",
+    "full": """
+design: random
+samples: 3
+replicates: 3
+output: full
+parameters:
+  - {path: market.star_magnet, min: 0.0, max: 2.0}
+""",
+}
+
+
+@pytest.fixture(scope="session")
+def talentsim():
+    """A function running the talentsim binary with arguments; returns its stdout."""
+    binary = os.environ.get("TALENTSIM_BINARY")
+    if not binary:
+        pytest.skip("TALENTSIM_BINARY is not set: point it at a built talentsim binary "
+                    "(ctest sets it) to make the engine output these tests read")
+
+    def run(*args):
+        done = subprocess.run([binary, *map(str, args)], capture_output=True, text=True,
+                              check=False)
+        assert done.returncode == 0, f"talentsim {' '.join(map(str, args))}: {done.stderr}"
+        return done.stdout
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def work(tmp_path_factory):
+    """The session's directory for engine output."""
+    return tmp_path_factory.mktemp("talentsim")
+
+
+@pytest.fixture(scope="session")
+def summarize(talentsim):
+    """``talentsim summarize --json`` of a file, parsed."""
+    return lambda path: json.loads(talentsim("summarize", "--json", path))
+
+
+@pytest.fixture(scope="session")
+def run_file(talentsim, work):
+    """A run of tests/data/every_key.yaml, 20 replicates."""
+    path = work / "run.h5"
+    talentsim("run", REPO / "tests/data/every_key.yaml", "-r", 20, "--quiet", "-o", path)
+    return path
+
+
+def _compare(talentsim, path, whatif, replicates):
+    """A comparison of the news brief with a what-if of scenarios/whatif/."""
+    talentsim("compare", REPO / "scenarios/brief_2026.yaml", REPO / "scenarios/whatif" / whatif,
+              "-r", replicates, "--quiet", "-o", path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def compare_file(talentsim, work):
+    """The brief against OpenAI's +30% star pay, 8 replicates."""
+    return _compare(talentsim, work / "compare.h5", "openai_star_pay.yaml", 8)
+
+
+@pytest.fixture(scope="session")
+def spinout_file(talentsim, work):
+    """The brief against an OpenAI spin-out: the what-if adds a lab and named researchers."""
+    return _compare(talentsim, work / "spinout.h5", "openai_spinout.yaml", 2)
+
+
+def _sweep(talentsim, work, name):
+    """The sweep SWEEPS[name] on every_key.yaml, written to <work>/<name>.h5."""
+    spec = work / f"{name}.yaml"
+    spec.write_text(f"name: {name}\nbase: {REPO / 'tests/data/every_key.yaml'}\nseed: 3\n"
+                    + SWEEPS[name])
+    path = work / f"{name}.h5"
+    talentsim("sweep", spec, "--quiet", "-o", path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def grid_file(talentsim, work):
+    """A 3 x 2 grid over star_magnet (listed) and switching_cost (log), 4 replicates."""
+    return _sweep(talentsim, work, "grid")
+
+
+@pytest.fixture(scope="session")
+def sobol_file(talentsim, work):
+    """A Sobol' design over 3 parameters: 8 base samples, 40 points of 4 replicates."""
+    return _sweep(talentsim, work, "sobol")
+
+
+@pytest.fixture(scope="session")
+def full_file(talentsim, work):
+    """A random design of 3 points x 3 replicates with `output: full`."""
+    return _sweep(talentsim, work, "full")
+
+
+# The opened files, shared by the tests; they must not modify them.
+@pytest.fixture(scope="session")
+def run_ds(run_file):
+    return ta.open_results(run_file)
+
+
+@pytest.fixture(scope="session")
+def compare_ds(compare_file):
+    return ta.open_results(compare_file)
+
+
+@pytest.fixture(scope="session")
+def spinout_ds(spinout_file):
+    return ta.open_results(spinout_file)
+
+
+@pytest.fixture(scope="session")
+def grid_ds(grid_file):
+    return ta.open_results(grid_file)
+
+
+@pytest.fixture(scope="session")
+def sobol_ds(sobol_file):
+    return ta.open_results(sobol_file)
+
+
+@pytest.fixture(scope="session")
+def full_ds(full_file):
+    return ta.open_results(full_file)

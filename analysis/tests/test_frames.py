@@ -1,0 +1,154 @@
+"""Tidy tables from real output, checked against the arrays and `talentsim summarize --json`."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import talentsim_analysis as ta
+from talentsim_analysis.frames import paired_difference_interval, wilson_interval
+
+STEP_COLUMNS = ["replicate", "time", "lab", "tier", "headcount", "hires", "departures"]
+
+
+def _assert_values(frame, ds, names, dims):
+    """The frame's columns equal the arrays, flattened in the order of dims."""
+    for column, name in names.items():
+        np.testing.assert_array_equal(frame[column].values,
+                                      ds[name].transpose(*dims).values.ravel())
+
+
+def test_tidy_run(run_ds):
+    frame = ta.tidy(run_ds)
+    assert list(frame.columns) == STEP_COLUMNS
+    assert len(frame) == 20 * 53 * 4 * 3
+    assert frame["time"].dtype.kind == "M"
+    assert frame["time"].iloc[0] == pd.Timestamp("2026-01-01")
+    assert set(frame["lab"]) == {"LabA", "LabB", "Outside", "SpinOut"}
+    _assert_values(frame, run_ds, {n: n for n in STEP_COLUMNS[4:]},
+                   ["replicate", "time", "lab", "tier"])
+
+
+def test_tidy_compare(compare_ds):
+    frame = ta.tidy(compare_ds)
+    assert list(frame.columns) == ["run", *STEP_COLUMNS]
+    assert len(frame) == 2 * 8 * 157 * 10 * 3
+    assert list(frame["run"].unique()) == ["baseline", "whatif"]
+    _assert_values(frame, compare_ds, {n: n for n in STEP_COLUMNS[4:]},
+                   ["run", "replicate", "time", "lab", "tier"])
+
+
+def _assert_parameters(frame, ds):
+    """The parameter columns hold each row's point's values."""
+    for path in ds["parameter"].values:
+        want = ds["parameter_value"].sel(parameter=path).values[frame["point"].values]
+        np.testing.assert_array_equal(frame[path].values, want)
+
+
+def test_tidy_sweep_summary(grid_ds):
+    frame = ta.tidy(grid_ds)
+    assert list(frame.columns) == ["point", "market.star_magnet", "market.switching_cost",
+                                   "replicate", "lab", "tier", "headcount"]
+    assert len(frame) == 6 * 4 * 4 * 3
+    _assert_parameters(frame, grid_ds)
+    _assert_values(frame, grid_ds, {"headcount": "headcount"},
+                   ["point", "replicate", "lab", "tier"])
+
+
+def test_tidy_sweep_full(full_ds):
+    frame = ta.tidy(full_ds)
+    assert list(frame.columns) == ["point", "market.star_magnet", *STEP_COLUMNS]
+    assert len(frame) == 3 * 3 * 53 * 4 * 3
+    _assert_parameters(frame, full_ds)
+    _assert_values(frame, full_ds, {n: f"step_{n}" for n in STEP_COLUMNS[4:]},
+                   ["point", "replicate", "time", "lab", "tier"])
+
+
+QUESTION_STATS = ["probability", "low", "high", "mean", "p5", "p50", "p95", "n"]
+
+
+def _json_questions(questions):
+    """A report's questions as a DataFrame with the columns of questions_table."""
+    frame = pd.DataFrame(questions)
+    frame[["low", "high"]] = frame["interval"].tolist()
+    return frame.fillna(value=np.nan)
+
+
+def _assert_questions(table, questions):
+    """questions_table rows equal the JSON report's questions to 1e-12."""
+    want = _json_questions(questions)
+    for column in ["id", "text", "metric", "lab"]:
+        assert list(table[column]) == list(want[column])
+    for column in ["at_least", "at_most", *QUESTION_STATS]:
+        np.testing.assert_allclose(table[column].astype(float), want[column].astype(float),
+                                   rtol=1e-12, atol=1e-12, err_msg=column)
+
+
+def test_questions_table_run(run_ds, run_file, summarize):
+    table = ta.questions_table(run_ds)
+    assert list(table.columns) == ["id", "text", "metric", "lab", "at_least", "at_most",
+                                   *QUESTION_STATS[:-1], "n"]
+    _assert_questions(table, summarize(run_file)["run"]["questions"])
+
+
+def test_questions_table_compare(compare_ds, compare_file, summarize):
+    table = ta.questions_table(compare_ds)
+    assert table.columns[0] == "run" and len(table) == 2 * 10
+    report = summarize(compare_file)
+    for run in ("baseline", "whatif"):
+        rows = table[table["run"] == run].reset_index(drop=True)
+        _assert_questions(rows, report[run]["questions"])
+
+
+def test_compare_questions(compare_ds, compare_file, summarize):
+    table = ta.compare_questions(compare_ds)
+    want = pd.DataFrame(summarize(compare_file)["questions"])
+    assert list(table["id"]) == list(want["id"]) and list(table["text"]) == list(want["text"])
+    probability = pd.DataFrame(want["probability"].tolist())
+    probability[["low", "high"]] = probability["interval"].tolist()
+    for column in ["baseline", "whatif", "difference", "low", "high"]:
+        np.testing.assert_allclose(table[column], probability[column], rtol=1e-12, atol=1e-12,
+                                   err_msg=column)
+
+
+def test_compare_questions_with_added_lab(spinout_ds, spinout_file, summarize):
+    table = ta.compare_questions(spinout_ds)
+    want = [q["probability"]["interval"] for q in summarize(spinout_file)["questions"]]
+    np.testing.assert_allclose(table[["low", "high"]].values, want, rtol=1e-12, atol=1e-12)
+
+
+def test_questions_table_sweep(sobol_ds, sobol_file, summarize):
+    table = ta.questions_table(sobol_ds)
+    parameters = list(sobol_ds["parameter"].values)
+    assert list(table.columns) == ["point", *parameters, "id", "probability", "low", "high",
+                                   "mean"]
+    assert len(table) == 40 * 7
+    report = summarize(sobol_file)
+    want = pd.DataFrame([(p["point"], *p["values"], q, prob, *interval)
+                         for p in report["results"]
+                         for q, prob, interval in zip(report["questions"], p["probability"],
+                                                      p["interval"])],
+                        columns=["point", *parameters, "id", "probability", "low", "high"])
+    pd.testing.assert_frame_equal(table[want.columns], want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(table["mean"],
+                                  sobol_ds["question_mean"].values.ravel())
+
+
+def test_interval_edge_cases():
+    # Every replicate agrees in both runs: phi is undefined (0) and the interval symmetric.
+    low, high = paired_difference_interval(10, 0, 0, 0)
+    assert low == pytest.approx(-high) and 0 < high < 1
+    low, high = wilson_interval(np.array([0, 10]), 10)
+    assert low[0] == 0 and high[1] == pytest.approx(1) and 0 < high[0] < 1 and 0 < low[1] < 1
+
+
+def test_compare_questions_needs_comparison(run_ds, grid_ds):
+    for ds in (run_ds, grid_ds):
+        with pytest.raises(ValueError, match="compare_questions needs a compare file, not a"):
+            ta.compare_questions(ds)
+
+
+def test_questions_table_without_questions(run_ds, compare_ds):
+    table = ta.questions_table(run_ds.isel(question=[]))
+    assert table.empty and list(table.columns) == ["id", "text", "metric", "lab", "at_least",
+                                                   "at_most", *QUESTION_STATS]
+    assert ta.compare_questions(compare_ds.isel(question=[])).empty
