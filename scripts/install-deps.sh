@@ -11,7 +11,10 @@ packages=(
   libcli11-dev libfmt-dev librandom123-dev libbenchmark-dev
   # Python side: reading results as labelled arrays, and the Python tests
   python3 python3-h5py python3-xarray python3-netcdf4 python3-h5netcdf python3-pandas
-  python3-matplotlib python3-pytest python3-yaml
+  python3-matplotlib python3-pil python3-pytest python3-yaml
+  # Python side: running the notebooks headless in the tests (the kernel spec
+  # "python3" that python3-ipykernel installs runs /usr/bin/python3)
+  python3-nbclient python3-ipykernel python3-nbformat
 )
 
 missing=()
