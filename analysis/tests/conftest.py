@@ -98,6 +98,15 @@ def compare_file(talentsim, work):
 
 
 @pytest.fixture(scope="session")
+def baseline_brief_file(talentsim, work):
+    """The 2026 baseline against the news brief, 4 replicates: what_if.ipynb's default."""
+    path = work / "baseline_vs_brief.h5"
+    talentsim("compare", REPO / "scenarios/baseline_2026.yaml", REPO / "scenarios/brief_2026.yaml",
+              "-r", 4, "--quiet", "-o", path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def spinout_file(talentsim, work):
     """The brief against an OpenAI spin-out: the what-if adds a lab and named researchers."""
     return _compare(talentsim, work / "spinout.h5", "openai_spinout.yaml", 2)

@@ -33,7 +33,7 @@ CELL_TIMEOUT = 120  # seconds
 
 # Notebook -> (environment variable of its results path, fixture of conftest.py).
 CASES = {
-    "what_if": ("TALENTSIM_WHATIF_RESULTS", "compare_file"),
+    "what_if": ("TALENTSIM_WHATIF_RESULTS", "baseline_brief_file"),
     "sweep": ("TALENTSIM_SWEEP_RESULTS", "sobol_file"),
     "sweep on a grid": ("TALENTSIM_SWEEP_RESULTS", "grid_file"),
 }
