@@ -47,6 +47,9 @@ def _report(args):
         print(f"{prefix} {e}", file=sys.stderr)
         return 2
     except OSError as e:
+        if e.filename is not None and Path(e.filename) == Path(args.file):
+            print(f"{prefix} {e.strerror or e}", file=sys.stderr)  # cannot read FILE
+            return 2
         print(f"{prefix} cannot write {output}: {e.strerror or e}", file=sys.stderr)
         return 1
     print(f"report: {written} ({written.stat().st_size / 1024:.0f} KB)")

@@ -7,6 +7,7 @@ difference of two paired probabilities, ported from sim/src/run/report.cpp.
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from .io import COMPARE_RUNS, require_kind
 
@@ -165,3 +166,27 @@ def compare_questions(ds):
         "id": ds["question"].values, "text": ds["question_text"].sel(run="baseline").values,
         "baseline": p_base, "whatif": p_whatif, "difference": p_whatif - p_base,
         "low": low, "high": high})
+
+
+def end_headcount(ds):
+    """Each run's end-of-run headcount over all tiers.
+
+    Run: (replicate, lab); comparison: (run, replicate, lab). Each run's own
+    last step is used (a what-if may run longer or start earlier: the other
+    run's steps are NaN there), and a lab a run does not have is NaN, not 0.
+    """
+    kind = require_kind(ds, ("run", "compare"), "end_headcount")
+    if kind == "run":
+        return ds["headcount"].sum("tier", min_count=1).isel(time=-1).reset_coords(drop=True)
+    ends = [ds["headcount"].sel(run=run).sum("tier", min_count=1).dropna("time", how="all")
+            .isel(time=-1).reset_coords(drop=True) for run in COMPARE_RUNS]
+    return xr.concat(ends, dim=pd.Index(list(COMPARE_RUNS), name="run"))
+
+
+def paired_end_difference(ds):
+    """The paired difference what-if - baseline of each replicate's end-of-run
+    headcount (see end_headcount) in a comparison, as a DataFrame: one row per
+    replicate, one column per lab; NaN for a lab only one run has."""
+    require_kind(ds, ("compare",), "paired_end_difference")
+    end = end_headcount(ds)
+    return (end.sel(run="whatif", drop=True) - end.sel(run="baseline", drop=True)).to_pandas()

@@ -11,6 +11,8 @@ attribute ``file_type`` says which of three kinds it is, and
   (``talentsim sweep``).
 """
 
+import errno
+
 import h5py
 import numpy as np
 import pandas as pd
@@ -36,12 +38,18 @@ def _text(value):
 
 
 def _root_attributes(path):
-    """The root attributes of an HDF5 file; FormatError if it is not readable HDF5."""
+    """The root attributes of an HDF5 file; PermissionError if it cannot be read, FormatError
+    if it is not HDF5 (or is truncated)."""
     try:
         with h5py.File(path, "r") as f:
             return dict(f.attrs)
     except FileNotFoundError:
         raise
+    except PermissionError as e:
+        # Not a format problem: the file may be fine, this user just cannot read it.
+        raise PermissionError(e.errno or errno.EACCES,
+                              f"permission denied: cannot read {path} (check its permissions)",
+                              str(path)) from None
     except OSError as e:
         raise FormatError(
             f"{path}: not a readable HDF5 file ({e}); expected a results file written by "
@@ -54,7 +62,8 @@ def file_type(path):
 
     Reads only the root attributes. Raises FormatError for a file that is not
     HDF5, has no talentsim ``file_type``, has one this package does not know,
-    or has a ``file_format_version`` not in SUPPORTED_FORMAT_VERSIONS.
+    or has no ``file_format_version`` or one not in SUPPORTED_FORMAT_VERSIONS;
+    PermissionError for a file this user may not read.
     """
     attrs = _root_attributes(path)
     known = ", ".join(_KINDS)
@@ -67,8 +76,13 @@ def file_type(path):
         raise FormatError(
             f"{path}: file_type is {found!r}, which this package does not read; supported: "
             f"{known}. Upgrade this package if a newer talentsim wrote the file")
-    version = attrs.get("file_format_version")
     supported = ", ".join(str(v) for v in SUPPORTED_FORMAT_VERSIONS)
+    if "file_format_version" not in attrs:
+        raise FormatError(
+            f"{path}: has no file_format_version attribute (file_type {found!r}); this package "
+            f"reads version {supported}: rewrite the file with a talentsim whose format is "
+            f"{supported}")
+    version = attrs["file_format_version"]
     if not (np.issubdtype(np.asarray(version).dtype, np.integer)
             and int(version) in SUPPORTED_FORMAT_VERSIONS):
         raise FormatError(
@@ -93,14 +107,19 @@ def _open_comparison(path):
     """Both runs of a comparison file, concatenated along a leading "run" dimension.
 
     Labels of every dimension are joined outside (a what-if may add labs,
-    named researchers or questions), keeping the baseline's order; values a
-    run does not have are NaN. The questions' auxiliary coordinates
+    named researchers or questions, or start earlier or end later), keeping
+    the baseline's order, except that dates (time) are sorted; values a run
+    does not have are NaN. The questions' auxiliary coordinates
     (question_text, question_at_least, ...) get the run dimension too, since a
     what-if may change a question's bounds; NaN where the run lacks it.
     """
     runs = [_load(path, group) for group in COMPARE_RUNS]
     dims = set(runs[0].indexes) | set(runs[1].indexes)
     union = {d: _ordered_union(runs[0].indexes[d], runs[1].indexes[d]) for d in dims}
+    # Dates are sorted: a what-if that starts earlier adds steps before the baseline's
+    # first, and label-based selection (ds.sel(time=slice(...))) needs a monotonic index.
+    if "time" in union:
+        union["time"] = union["time"].sort_values()
     runs = [r.reindex({d: union[d] for d in r.indexes}) for r in runs]
     ds = xr.concat(runs, dim=pd.Index(list(COMPARE_RUNS), name="run"), coords="all",
                    combine_attrs="drop")

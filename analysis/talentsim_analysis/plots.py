@@ -7,6 +7,7 @@ it when a cell returns it, and ``fig.savefig(...)`` writes it. With ``ax`` it
 draws into that Axes and returns ``ax.figure``.
 """
 
+import matplotlib
 import matplotlib.dates as mdates
 import matplotlib.ticker as mticker
 import numpy as np
@@ -69,15 +70,33 @@ def _panels(ds, run, ax, what, **layout):
             for r, a in zip(runs, axes)]
 
 
-def _fan(axes, quantiles):
-    """Median line and 25-75%, 5-95% bands of each lab of quantiles (quantile, time, lab)."""
+def lab_styles(labs):
+    """{lab: (colour, line style)} keyed to each lab's position in ``labs``
+    (``ds["lab"]``), so a lab has the same colour in every panel and figure of a
+    file, whichever labs a panel draws.
+
+    The 10 tab20 dark colours come first with solid lines, then their 10 light
+    variants with dashed lines; past 20 labs the colours repeat with other line
+    styles (distinct up to 100 labs).
+    """
+    colours = matplotlib.colormaps["tab20"].colors
+    order = [*range(0, 20, 2), *range(1, 20, 2)]
+    styles = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)))
+    return {str(lab): (colours[order[i % 20]], styles[(i // 10) % len(styles)])
+            for i, lab in enumerate(np.asarray(labs))}
+
+
+def _fan(axes, quantiles, styles):
+    """Median line and 25-75%, 5-95% bands of each lab of quantiles (quantile, time, lab),
+    coloured by ``styles`` (see lab_styles)."""
     time = quantiles["time"].values
     for lab in quantiles["lab"].values:
         q = quantiles.sel(lab=lab)
-        (line,) = axes.plot(time, q.sel(quantile=0.5), label=lab)
+        colour, style = styles[str(lab)]
+        axes.plot(time, q.sel(quantile=0.5), label=lab, color=colour, linestyle=style)
         for low, high, alpha in ((0.05, 0.95, 0.15), (0.25, 0.75, 0.3)):
             axes.fill_between(time, q.sel(quantile=low), q.sel(quantile=high),
-                              color=line.get_color(), alpha=alpha, linewidth=0)
+                              color=colour, alpha=alpha, linewidth=0)
     axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(axes.xaxis.get_major_locator()))
 
 
@@ -87,25 +106,28 @@ def plot_fan(ds, variable="headcount", labs=None, ax=None, run=None):
     Drawn from the stored percentiles (total_headcount_quantiles or
     share_quantiles): the median line with 25-75% and 5-95% bands. ``labs``
     (default all) picks labs; for a comparison ``run`` picks "baseline" or
-    "whatif", by default both in two side-by-side axes.
+    "whatif", by default both in two side-by-side axes. Each lab has the
+    colour of its position in ``ds.lab`` (see lab_styles) in every panel.
     """
     name, ylabel = FAN_VARIABLES[_choose(variable, FAN_VARIABLES, "variable")]
+    styles = lab_styles(ds["lab"].values)
     labs = [labs] if isinstance(labs, str) else labs
     chosen = [_choose(lab, ds["lab"].values, "lab") for lab in labs] if labs else None
     for title, part, axes in _panels(ds, run, ax, "plot_fan", sharey=True):
         quantiles = part[name].dropna("lab", how="all")
         if chosen:
             quantiles = quantiles.sel(lab=[lab for lab in chosen if lab in quantiles["lab"]])
-        _fan(axes, quantiles)
+        _fan(axes, quantiles, styles)
         axes.set(title=f"{title}: {variable}\nmedian, 25-75% and 5-95% of "
                        f"{part.sizes['replicate']} replicates", xlabel="date", ylabel=ylabel)
         axes.legend(fontsize="small")
     return axes.figure
 
 
-def _heatmap(axes, table):
-    """An annotated heatmap of a (from_lab, to_lab) DataArray, with a colour bar."""
-    image = axes.imshow(table.values, cmap="viridis")
+def _heatmap(axes, table, vmax):
+    """An annotated heatmap of a (from_lab, to_lab) DataArray on the colour scale
+    0..vmax, with a colour bar."""
+    image = axes.imshow(table.values, cmap="viridis", vmin=0.0, vmax=vmax)
     for (i, j), value in np.ndenumerate(table.values):
         axes.text(j, i, f"{value:.0f}" if value >= 10 else f"{value:.1f}", ha="center",
                   va="center", fontsize="small",
@@ -121,13 +143,16 @@ def plot_flows(ds, ax=None, run=None):
 
     Moves are summed over tiers and the whole run; cells are annotated. For
     a comparison ``run`` picks "baseline" or "whatif", by default both side
-    by side.
+    by side, on one colour scale.
     """
     labs = ds.sizes["lab"]
-    for title, part, axes in _panels(ds, run, ax, "plot_flows",
-                                     size=(2.5 + 0.6 * labs, 2 + 0.45 * labs)):
-        flows = part["flows"].dropna("from_lab", how="all").dropna("to_lab", how="all")
-        _heatmap(axes, flows.sum("tier").mean("replicate"))
+    panels = _panels(ds, run, ax, "plot_flows", size=(2.5 + 0.6 * labs, 2 + 0.45 * labs))
+    tables = [part["flows"].dropna("from_lab", how="all").dropna("to_lab", how="all")
+              .sum("tier").mean("replicate") for _, part, _ in panels]
+    # One scale for both runs of a comparison, so equal colours are equal numbers.
+    vmax = max(float(table.max()) for table in tables) or 1.0
+    for (title, part, axes), table in zip(panels, tables):
+        _heatmap(axes, table, vmax)
         axes.set(title=f"{title}: moves over the run\n(mean of {part.sizes['replicate']} "
                        "replicates, all tiers)", xlabel="to lab", ylabel="from lab")
     return axes.figure
@@ -255,9 +280,13 @@ def plot_sobol(ds, output, ax=None):
                  yerr=_error_bars(value, indices[f"{name}_low"], indices[f"{name}_high"]))
     axes.axhline(0, color="black", linewidth=0.8)
     axes.set_xticks(x, ds["parameter"].values, rotation=30, ha="right")
-    noise = float(indices["output_noise_variance"] / indices["output_variance"])
+    variance = float(indices["output_variance"])
+    if variance > 0:
+        noise = float(indices["output_noise_variance"]) / variance
+        detail = f"variance across points {variance:.3g}, Monte Carlo noise {noise:.0%}"
+    else:  # the indices are shares of a zero variance: there are none
+        detail = "constant across points: no indices"
     axes.set(ylabel="Sobol' index (share of the output's variance)",
-             title=f"Sobol' indices of {output}\nvariance across points "
-                   f"{float(indices['output_variance']):.3g}, Monte Carlo noise {noise:.0%}")
+             title=f"Sobol' indices of {output}\n{detail}")
     axes.legend(fontsize="small")
     return axes.figure

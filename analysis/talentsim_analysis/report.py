@@ -33,7 +33,7 @@ import yaml
 from matplotlib.figure import Figure
 from PIL import Image
 
-from .frames import Z95, compare_questions, questions_table
+from .frames import Z95, compare_questions, end_headcount, questions_table
 from .io import COMPARE_RUNS, _text, open_results
 from .plots import plot_fan, plot_flows, plot_questions, plot_sobol, plot_sweep_response
 
@@ -44,6 +44,10 @@ DPI = 80
 PANEL_SIZE = (6.0, 4.2)
 # Rows of a sweep's per-point question table shown in the report.
 SWEEP_TABLE_ROWS = 30
+
+# The lab that stands for everyone outside the modelled labs (the scenarios name it so):
+# the fan charts leave it out.
+OUTSIDE_POOL = "Outside"
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
@@ -241,14 +245,25 @@ def _run_questions(ds):
                                     "95% interval"))
 
 
+def _fan_labs(ds):
+    """The labs the fan charts draw: all but the outside pool (OUTSIDE_POOL), which is
+    much larger than any lab and would flatten them; all labs if that leaves none."""
+    labs = [str(lab) for lab in ds["lab"].values if str(lab) != OUTSIDE_POOL]
+    return labs if labs and len(labs) < ds.sizes["lab"] else None
+
+
 def _fans_and_flows(ds):
     """The fan-chart and flows sections of a run or comparison."""
+    labs = _fan_labs(ds)
+    left_out = (f" (the outside pool, lab {OUTSIDE_POOL!r}, is left out)" if labs else "")
     fans = _section(
         "Fan charts",
         _note("Each lab's median over time (line) with the 25-75% (dark) and 5-95% (light) "
-              "bands across replicates."),
-        _figure(plot_fan(ds, "headcount"), "Headcount over all tiers"),
-        _figure(plot_fan(ds, "share"), "Share of all star power"))
+              "bands across replicates" + (f"; the outside pool (lab {OUTSIDE_POOL!r}) is much "
+                                           "larger than any lab and is left out, so that the "
+                                           "labs stay readable." if labs else ".")),
+        _figure(plot_fan(ds, "headcount", labs=labs), "Headcount over all tiers" + left_out),
+        _figure(plot_fan(ds, "share", labs=labs), "Share of all star power" + left_out))
     flows = _section(
         "Flows between labs",
         _note("Mean number of researchers who moved from each lab (rows) to each other lab "
@@ -296,10 +311,9 @@ def _compare_summary(ds, path):
 
 def _compare_headcount(ds):
     """The paired end-of-run headcount table of a comparison."""
-    # Each run's own last step (a what-if may run longer; the other's steps are NaN there),
-    # (replicate, lab); NaN for a lab the run does not have.
-    base, whatif = (ds["headcount"].sel(run=run).sum("tier", min_count=1)
-                    .dropna("time", how="all").isel(time=-1) for run in COMPARE_RUNS)
+    # Each run's own last step, (replicate, lab); NaN for a lab the run does not have.
+    end = end_headcount(ds)
+    base, whatif = (end.sel(run=run) for run in COMPARE_RUNS)
     diff = whatif - base
     # skipna=False: a lab that only one run has gets NaN, not a warning.
     half = Z95 * diff.std("replicate", ddof=1, skipna=False) / np.sqrt(ds.sizes["replicate"])

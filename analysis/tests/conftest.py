@@ -1,7 +1,9 @@
 """Real talentsim output for the tests, made once per session at small size.
 
 The engine is the binary at $TALENTSIM_BINARY (ctest sets it); without it
-every test that needs output is skipped.
+every test that needs output is skipped. With TALENTSIM_REQUIRE_ALL=1 (ctest
+sets it too) every skip is turned into a failure, so that nothing is left out
+silently.
 """
 
 import json
@@ -47,6 +49,33 @@ parameters:
 }
 
 
+REQUIRE_ALL = os.environ.get("TALENTSIM_REQUIRE_ALL", "") not in ("", "0")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With TALENTSIM_REQUIRE_ALL set, a skipped test (a missing binary, module or
+    file; importorskip; a skip mark) fails instead, with the skip's reason."""
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRE_ALL and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but TALENTSIM_REQUIRE_ALL is set: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    """With TALENTSIM_REQUIRE_ALL set, a module skipped while it is collected
+    (pytest.importorskip of a missing package) fails instead."""
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRE_ALL and report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but TALENTSIM_REQUIRE_ALL is set: {reason}"
+
+
 @pytest.fixture(scope="session")
 def talentsim():
     """A function running the talentsim binary with arguments; returns its stdout."""
@@ -85,7 +114,8 @@ def run_file(talentsim, work):
 
 
 def _compare(talentsim, path, whatif, replicates):
-    """A comparison of the news brief with a what-if of scenarios/whatif/."""
+    """A comparison of the news brief with a what-if of scenarios/whatif/ (or an absolute
+    path)."""
     talentsim("compare", REPO / "scenarios/brief_2026.yaml", REPO / "scenarios/whatif" / whatif,
               "-r", replicates, "--quiet", "-o", path)
     return path
@@ -110,6 +140,33 @@ def baseline_brief_file(talentsim, work):
 def spinout_file(talentsim, work):
     """The brief against an OpenAI spin-out: the what-if adds a lab and named researchers."""
     return _compare(talentsim, work / "spinout.h5", "openai_spinout.yaml", 2)
+
+
+def _star_pay_variant(work, name, line, replacement):
+    """scenarios/whatif/openai_star_pay.yaml with the line starting ``line``
+    replaced by ``replacement``, written to <work>/<name>.yaml."""
+    text = (REPO / "scenarios/whatif/openai_star_pay.yaml").read_text().splitlines()
+    changed = [replacement if row.startswith(line) else row for row in text]
+    assert changed != text, f"openai_star_pay.yaml has no line starting {line!r}"
+    path = work / f"{name}.yaml"
+    path.write_text("\n".join(changed) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def longer_file(talentsim, work):
+    """The brief against OpenAI's +30% star pay run 6 months longer (to 2029-07-01),
+    4 replicates."""
+    whatif = _star_pay_variant(work, "longer", "end:", "end: 2029-07-01")
+    return _compare(talentsim, work / "longer.h5", whatif, 4)
+
+
+@pytest.fixture(scope="session")
+def earlier_file(talentsim, work):
+    """The brief against OpenAI's +30% star pay starting 3 months earlier (2025-10-01),
+    2 replicates."""
+    whatif = _star_pay_variant(work, "earlier", "start:", "start: 2025-10-01")
+    return _compare(talentsim, work / "earlier.h5", whatif, 2)
 
 
 def _sweep(talentsim, work, name):

@@ -152,3 +152,44 @@ def test_questions_table_without_questions(run_ds, compare_ds):
     assert table.empty and list(table.columns) == ["id", "text", "metric", "lab", "at_least",
                                                    "at_most", *QUESTION_STATS]
     assert ta.compare_questions(compare_ds.isel(question=[])).empty
+
+
+def test_end_headcount_of_a_run(run_ds):
+    end = ta.end_headcount(run_ds)
+    assert end.dims == ("replicate", "lab")
+    np.testing.assert_array_equal(end.values,
+                                  run_ds["headcount"].isel(time=-1).sum("tier").values)
+
+
+def test_paired_end_difference_of_a_longer_whatif(longer_file, summarize):
+    # The what-if runs 6 months longer: its end is its own last step, not the baseline's.
+    ds = ta.open_results(longer_file)
+    end = ta.end_headcount(ds)
+    assert end.dims == ("run", "replicate", "lab")
+    assert not end.isnull().any()
+    difference = ta.paired_end_difference(ds)
+    assert list(difference.columns) == list(ds["lab"].values)
+    assert len(difference) == 4
+    labs = {row["lab"]: row["end_headcount"] for row in summarize(longer_file)["labs"]}
+    for lab in ("OpenAI", "Outside"):
+        assert difference[lab].mean() == pytest.approx(labs[lab]["difference"], abs=1e-9)
+        assert end.sel(run="whatif", lab=lab).mean() == pytest.approx(labs[lab]["whatif"],
+                                                                      abs=1e-9)
+    # The old notebook cell took the common last step: NaN for the baseline, summed as 0.
+    assert ds["headcount"].sel(run="baseline").isel(time=-1).isnull().all()
+
+
+def test_paired_end_difference_of_an_added_lab(spinout_ds, spinout_file, summarize):
+    difference = ta.paired_end_difference(spinout_ds)
+    assert difference["OpenAI Spinout"].isnull().all()
+    assert difference.drop(columns="OpenAI Spinout").notnull().all().all()
+    assert ta.end_headcount(spinout_ds).sel(run="baseline", lab="OpenAI Spinout").isnull().all()
+    labs = {row["lab"]: row["end_headcount"] for row in summarize(spinout_file)["labs"]}
+    assert difference["OpenAI"].mean() == pytest.approx(labs["OpenAI"]["difference"], abs=1e-9)
+
+
+def test_end_headcount_needs_a_run(grid_ds):
+    with pytest.raises(ValueError, match="end_headcount needs a run or compare file"):
+        ta.end_headcount(grid_ds)
+    with pytest.raises(ValueError, match="paired_end_difference needs a compare file"):
+        ta.paired_end_difference(grid_ds)

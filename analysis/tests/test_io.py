@@ -1,13 +1,16 @@
 """Opening real talentsim files: kinds, layout, and the errors for files we cannot read."""
 
+import os
 import shutil
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
 import talentsim_analysis as ta
+from talentsim_analysis import io as io_module
 
 
 @pytest.mark.parametrize("fixture, kind", [
@@ -66,6 +69,21 @@ def test_compare_joins_labs_a_whatif_adds(spinout_file, spinout_ds):
     assert spinout_ds["headcount"].sel(run="baseline", lab=base_labs).notnull().all()
 
 
+
+def test_compare_of_a_whatif_that_starts_earlier(earlier_file):
+    # The what-if starts 2025-10-01, 3 months before the baseline: its first steps come
+    # after the baseline's in the union, and must be sorted back.
+    ds = ta.open_results(earlier_file)
+    time = ds.indexes["time"]
+    assert time.is_monotonic_increasing and time.is_unique
+    assert time[0] == pd.Timestamp("2025-10-01")
+    assert ds["headcount"].sel(run="baseline", time="2025-10-01").isnull().all()
+    assert ds["headcount"].sel(run="whatif", time="2025-10-01").notnull().all()
+    part = ds.sel(time=slice("2025-12-01", "2026-02-01"))
+    assert part.sizes["time"] > 0 and part.indexes["time"].is_monotonic_increasing
+    # Each run's own end is still its last step.
+    assert not ta.end_headcount(ds).isnull().any()
+
 @pytest.mark.parametrize("fixture, points, parameters, replicates, extra", [
     ("grid_ds", 6, 2, 4, {}), ("sobol_ds", 40, 3, 4, {"output": 11}),
     ("full_ds", 3, 1, 3, {"time": 53, "from_lab": 4, "to_lab": 4})])
@@ -119,6 +137,37 @@ def test_unknown_file_type(run_file, tmp_path):
         f.attrs["file_type"] = "talentsim-ensemble"
     with pytest.raises(ta.FormatError, match="'talentsim-ensemble'.*talentsim-run"):
         ta.open_results(copy)
+
+
+def test_missing_format_version(run_file, tmp_path):
+    copy = tmp_path / "nover.h5"
+    shutil.copy(run_file, copy)
+    with h5py.File(copy, "r+") as f:
+        del f.attrs["file_format_version"]
+    with pytest.raises(ta.FormatError) as error:
+        ta.open_results(copy)
+    message = str(error.value)
+    assert "has no file_format_version attribute" in message and "None" not in message
+
+
+def test_unreadable_file(run_file, tmp_path, monkeypatch):
+    # Permission denied is said so, not taken for a file that is not HDF5.
+    copy = tmp_path / "locked.h5"
+    shutil.copy(run_file, copy)
+    copy.chmod(0)
+    if os.geteuid() != 0:  # root reads it anyway
+        with pytest.raises(PermissionError, match="permission denied: cannot read .*locked.h5"):
+            ta.open_results(copy)
+
+    def denied(path, mode):
+        raise PermissionError(13, "Unable to synchronously open file (Permission denied)")
+
+    monkeypatch.setattr(io_module.h5py, "File", denied)
+    with pytest.raises(PermissionError, match="permission denied: cannot read .*locked.h5") \
+            as error:
+        ta.file_type(copy)
+    assert not isinstance(error.value, ta.FormatError) and error.value.filename == str(copy)
+    assert "not a readable HDF5 file" not in str(error.value)
 
 
 def test_missing_file(tmp_path):

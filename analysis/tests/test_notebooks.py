@@ -62,6 +62,11 @@ def test_committed_notebook_is_valid_and_has_no_outputs(name):
     # The first code cell reads the results path from the environment.
     variable = CASES[name][0]
     assert f'os.environ.get("{variable}"' in code[0].source
+    if name == "what_if":
+        # The paired end-of-run difference is each run's own end (ta.paired_end_difference),
+        # not the common last step, where a longer run's partner is NaN.
+        source = "\n".join(cell.source for cell in code)
+        assert "ta.paired_end_difference(ds)" in source and "isel(time=-1)" not in source
 
 
 @pytest.fixture(scope="module")

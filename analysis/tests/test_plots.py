@@ -1,5 +1,6 @@
 """Figures of real output: what each draws, and the errors for the wrong kind of file."""
 
+import matplotlib
 import matplotlib.dates as mdates
 import numpy as np
 import pytest
@@ -44,6 +45,32 @@ def test_fan_compare(spinout_ds):
     assert _legend(axes) == ["OpenAI Spinout"]
 
 
+def _line_styles(axes):
+    """{legend label: (RGBA colour, line style)} of the median lines of axes."""
+    return {line.get_label(): (matplotlib.colors.to_rgba(line.get_color()), line.get_linestyle())
+            for line in axes.lines}
+
+
+def test_fan_compare_keeps_each_labs_colour(spinout_ds):
+    # The what-if adds a lab (last in ds.lab): every other lab keeps its colour, and the
+    # added lab does not take OpenAI's (the 11th colour of a 10-colour cycle would).
+    base, whatif = (_line_styles(a) for a in ta.plot_fan(spinout_ds).axes)
+    assert "OpenAI Spinout" not in base and set(whatif) - set(base) == {"OpenAI Spinout"}
+    for lab, style in base.items():
+        assert whatif[lab] == style, lab
+    colours = [colour for colour, _ in whatif.values()]
+    assert len(set(colours)) == len(colours)
+    assert whatif["OpenAI Spinout"][0] != whatif["OpenAI"][0]
+    # A panel drawing only some labs keeps their colours too.
+    (axes,) = ta.plot_fan(spinout_ds, run="whatif", labs=["Outside", "OpenAI Spinout"]).axes
+    assert _line_styles(axes) == {lab: whatif[lab] for lab in ("Outside", "OpenAI Spinout")}
+
+
+def test_lab_styles_past_twenty_labs():
+    styles = ta.plots.lab_styles([f"L{i}" for i in range(100)])
+    assert len(set(styles.values())) == 100
+
+
 def test_fan_errors(run_ds, compare_ds, grid_ds):
     with pytest.raises(ValueError, match="unknown lab 'Nowhere'; valid: LabA, LabB"):
         ta.plot_fan(run_ds, labs=["Nowhere"])
@@ -76,6 +103,11 @@ def test_flows_compare(spinout_ds):
     assert len(figure.axes) == 4  # two heatmaps, two colour bars
     assert [a.images[0].get_array().shape for a in figure.axes[:2]] == [(10, 10), (11, 11)]
     assert len(ta.plot_flows(spinout_ds, run="baseline").axes) == 2
+    # One colour scale for both heatmaps.
+    base, whatif = (a.images[0] for a in figure.axes[:2])
+    assert base.norm.vmin == whatif.norm.vmin == 0
+    assert base.norm.vmax == whatif.norm.vmax == pytest.approx(
+        max(float(np.nanmax(image.get_array())) for image in (base, whatif)))
 
 
 def test_flows_needs_a_run(sobol_ds):
@@ -154,6 +186,20 @@ def test_sobol(sobol_ds):
     np.testing.assert_allclose(heights, sobol_ds["sobol_first"].sel(output="headcount[LabB]"))
     assert [t.get_text() for t in axes.get_xticklabels()] == list(sobol_ds["parameter"].values)
     assert "share of the output's variance" in axes.get_ylabel()
+
+
+def test_sobol_title(sobol_ds):
+    (axes,) = ta.plot_sobol(sobol_ds, "headcount[LabB]").axes
+    assert "Monte Carlo noise" in axes.get_title() and "nan" not in axes.get_title()
+    # An output constant across points has variance 0: no indices, and no "noise nan%".
+    constant = sobol_ds.copy()
+    constant["output_variance"] = constant["output_variance"].where(
+        constant["output"] != "headcount[LabB]", 0.0)
+    constant["output_noise_variance"] = constant["output_noise_variance"].where(
+        constant["output"] != "headcount[LabB]", 0.0)
+    (axes,) = ta.plot_sobol(constant, "headcount[LabB]").axes
+    assert "constant across points: no indices" in axes.get_title()
+    assert "nan" not in axes.get_title()
 
 
 def test_sobol_errors(run_ds, grid_ds, sobol_ds):

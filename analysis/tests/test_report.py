@@ -5,6 +5,7 @@ $TALENTSIM_BINARY, small sizes); without the binary these tests skip.
 """
 
 import base64
+import html
 import os
 import re
 import shutil
@@ -13,9 +14,11 @@ import sys
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pytest
 
 import talentsim_analysis as ta
+from talentsim_analysis import report as report_module
 from talentsim_analysis.report import write_report
 
 ANALYSIS = Path(__file__).resolve().parents[1]
@@ -45,6 +48,32 @@ def _images(text):
             for data in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)]
 
 
+def _section(text, heading):
+    """The HTML of a report's section: from its <h2> heading to the next one (or the end),
+    so that what a test looks for is not found in, say, the embedded scenario files."""
+    start = text.index(f"<h2>{heading}</h2>")
+    end = text.find("<h2>", start + 1)
+    return text[start:end if end >= 0 else len(text)]
+
+
+def _rows(section):
+    """The body rows of the first table of a section, as lists of unescaped cell texts."""
+    body = re.search(r"<tbody>(.*?)</tbody>", section, flags=re.S)
+    assert body, "the section has no table"
+    return [[html.unescape(cell) for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row)]
+            for row in re.findall(r"<tr>(.*?)</tr>", body.group(1), flags=re.S)]
+
+
+def _summary(section):
+    """The (label, value) pairs of a section's summary table, as a dict."""
+    return {row[0]: row[1] for row in _rows(section)}
+
+
+def _captions(section):
+    """The figure captions of a section, unescaped."""
+    return [html.unescape(c) for c in re.findall(r"<figcaption>(.*?)</figcaption>", section)]
+
+
 def _cli(*args):
     """``python3 -m talentsim_analysis ARGS`` with the analysis folder on the path."""
     env = dict(os.environ, PYTHONPATH=str(ANALYSIS), MPLBACKEND="Agg")
@@ -53,9 +82,13 @@ def _cli(*args):
 
 
 @pytest.fixture(scope="module")
-def reports(request, tmp_path_factory):
+def reports(request, tmp_path_factory, talentsim):  # noqa: ARG001 (talentsim: skip first)
     """A function: the (kind, Dataset, report text, report size) of the results file of a
-    conftest fixture, the report written once per module."""
+    conftest fixture, the report written once per module.
+
+    It asks for ``talentsim`` itself so that without the binary it skips here: a
+    skip raised inside request.getfixturevalue would be reported as a recursive
+    fixture dependency instead."""
     folder, made = tmp_path_factory.mktemp("report"), {}
 
     def get(fixture):
@@ -97,17 +130,26 @@ def test_report_has_the_sections_and_questions(report):
         assert f"<h2>{heading}</h2>" in text, heading
     questions = [str(q) for q in ds["question"].values]
     assert questions, "the fixtures' scenarios ask questions"
-    for question in questions:
-        assert question in text, question
     if kind == "sweep":
         parameters = [str(p) for p in ds["parameter"].values]
+        # The Parameters table lists each parameter once, in order.
+        assert [row[0] for row in _rows(_section(text, "Parameters"))] == parameters
+        # The per-point table shows the first rows of questions_table.
+        shown = ta.questions_table(ds).head(30)
+        rows = _rows(_section(text, "Forecast questions at each point"))
+        assert [row[len(parameters) + 1] for row in rows] == list(shown["id"])
+        assert [int(row[0]) for row in rows] == list(shown["point"])
         # One response curve per parameter and question, one Sobol' panel per output.
+        assert _captions(_section(text, "Response curves")) == [
+            f"{q} against {p}" for q in questions for p in parameters]
         outputs = [str(o) for o in ds["output"].values] if "sobol_first" in ds else []
         assert len(_images(text)) == len(parameters) * len(questions) + len(outputs)
         assert (SOBOL_HEADING in text) == bool(outputs)
-        for parameter in parameters:
-            assert parameter in text
     else:
+        # The questions table lists each question (both runs ask, for a comparison) in order.
+        expected = (ta.compare_questions(ds) if kind == "compare" else ta.questions_table(ds))
+        rows = _rows(_section(text, "Forecast questions"))
+        assert [row[0] for row in rows] == list(expected["id"])
         # The questions plot, two fan charts and the flows.
         assert len(_images(text)) == 4
 
@@ -115,29 +157,43 @@ def test_report_has_the_sections_and_questions(report):
 @pytest.mark.parametrize("fixture", ["compare_file", "spinout_file"])
 def test_comparison_report_has_the_paired_differences(reports, fixture):
     _, ds, text, _ = reports(fixture)
-    for name in ("baseline_name", "whatif_name"):
-        assert ds.attrs[name] in text
-    assert "paired 95%" in text
-    for row in ta.compare_questions(ds).itertuples():
-        assert f"{row.difference:+.3f}" in text
+    summary = _summary(_section(text, "Scenarios"))
+    assert summary["baseline"] == ds.attrs["baseline_name"]
+    assert summary["what-if"] == ds.attrs["whatif_name"]
+    section = _section(text, "Forecast questions")
+    assert "<th>paired 95%</th>" in section
+    rows = {row[0]: row for row in _rows(section)}
+    for q in ta.compare_questions(ds).itertuples():
+        assert rows[q.id][7] == f"{q.difference:+.3f}", q.id
+        assert rows[q.id][8] == f"[{q.low:+.3f}, {q.high:+.3f}]", q.id
+    # The end-headcount table: the paired differences of end_headcount, per lab.
+    difference = ta.paired_end_difference(ds).mean()
+    heads = {row[0]: row for row in _rows(_section(text, "Headcount at the end"))}
+    assert list(heads) == [str(lab) for lab in ds["lab"].values]
+    for lab, value in difference.items():
+        assert heads[lab][3] == ("" if np.isnan(value) else f"{value:+.1f}"), lab
+
+
+@pytest.mark.parametrize("fixture", ["run_file", "spinout_file"])
+def test_fan_charts_leave_out_the_outside_pool(reports, fixture):
+    _, ds, text, _ = reports(fixture)
+    assert "Outside" in ds["lab"].values
+    assert _captions(_section(text, "Fan charts")) == [
+        f"{what} (the outside pool, lab 'Outside', is left out)"
+        for what in ("Headcount over all tiers", "Share of all star power")]
+    assert report_module._fan_labs(ds) == [str(lab) for lab in ds["lab"].values
+                                           if lab != "Outside"]
 
 
 def test_sobol_report_has_every_output(reports):
     _, ds, text, _ = reports("sobol_file")
-    assert SOBOL_HEADING in text
-    for output in ds["output"].values:
-        assert f"Sobol&#x27; indices of {output}" in text
+    assert _captions(_section(text, SOBOL_HEADING)) == [
+        f"Sobol' indices of {output}" for output in ds["output"].values]
 
 
-def test_comparison_of_runs_of_different_lengths(talentsim, tmp_path):
+def test_comparison_of_runs_of_different_lengths(longer_file, tmp_path):
     # The what-if runs half a year longer: each run's end headcount is taken at its own end.
-    text = (REPO / "scenarios/whatif/openai_star_pay.yaml").read_text()
-    assert "\nend: 2029-01-01 " in text
-    whatif = tmp_path / "longer.yaml"
-    whatif.write_text(text.replace("\nend: 2029-01-01 ", "\nend: 2029-07-01 "))
-    path = tmp_path / "longer.h5"
-    talentsim("compare", REPO / "scenarios/brief_2026.yaml", whatif, "-r", 4, "--quiet",
-              "-o", path)
+    path = longer_file
     report = write_report(path, tmp_path / "longer.html").read_text(encoding="utf-8")
     assert ("<tr><th>period: baseline</th><td>2026-01-01 to 2029-01-01 (exclusive): 157 steps "
             "of 7 days</td></tr>") in report
@@ -212,6 +268,22 @@ def test_cli_missing_file(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip() == (f"python3 -m talentsim_analysis report: error: "
                                    f"{tmp_path / 'missing.h5'}: no such file")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_unreadable_file(run_file, tmp_path, monkeypatch, capsys):
+    # Permission denied on FILE is a read error, not "cannot write" the report.
+    from talentsim_analysis import __main__ as cli
+    from talentsim_analysis import io as io_module
+
+    def denied(path, mode):
+        raise PermissionError(13, "Unable to synchronously open file (Permission denied)")
+
+    monkeypatch.setattr(io_module.h5py, "File", denied)
+    assert cli.main(["report", str(run_file), "-o", str(tmp_path / "r.html")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"python3 -m talentsim_analysis report: error: permission denied: cannot read "
+        f"{run_file} (check its permissions)")
     assert list(tmp_path.iterdir()) == []
 
 
