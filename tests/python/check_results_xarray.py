@@ -259,18 +259,17 @@ def check_engine(path, expected, engine):
                 raise Mismatch(f"group {group}: {e}") from None
 
 
-def main(argv):
-    if len(argv) != 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    path, expected_path = argv[1], argv[2]
+def missing_module():
+    """The first module the check needs that is not installed, or None."""
     for module in ("numpy", "xarray", "netCDF4"):
         if importlib.util.find_spec(module) is None:
-            print(f"SKIP: Python module {module} is not installed ({sys.executable})")
-            return SKIP
-    with open(expected_path, encoding="utf-8") as f:
-        expected = json.load(f)
+            return module
+    return None
 
+
+def check_with_every_engine(path, check_one):
+    """Runs check_one(path, engine) with xarray's default engine and, if
+    installed, h5netcdf; prints what happened and returns the exit status."""
     engines = [None]  # xarray's default, netCDF4 here
     if importlib.util.find_spec("h5netcdf") is not None:
         engines.append("h5netcdf")
@@ -279,7 +278,7 @@ def main(argv):
     for engine in engines:
         label = engine or "default (netcdf4)"
         try:
-            check_engine(path, expected, engine)
+            check_one(path, engine)
         except Mismatch as e:
             print(f"FAIL: {path} read with engine {label}: {e}", file=sys.stderr)
             return 1
@@ -290,6 +289,19 @@ def main(argv):
         print(f"ok: {path} read with engine {label}")
     return 0
 
+
+def main(argv):
+    if len(argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    path, expected_path = argv[1], argv[2]
+    module = missing_module()
+    if module is not None:
+        print(f"SKIP: Python module {module} is not installed ({sys.executable})")
+        return SKIP
+    with open(expected_path, encoding="utf-8") as f:
+        expected = json.load(f)
+    return check_with_every_engine(path, lambda p, engine: check_engine(p, expected, engine))
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))

@@ -23,11 +23,11 @@ saying what differs; 2 on bad usage; 77 when numpy, xarray or netCDF4 is not
 installed (the test then skips).
 """
 
-import importlib.util
 import json
 import sys
 
-SKIP = 77
+# The same directory: the run-file check's reporting and engine loop.
+from check_results_xarray import SKIP, check, check_with_every_engine, missing_module
 
 QUANTILES = [0.05, 0.25, 0.50, 0.75, 0.95]
 
@@ -62,15 +62,6 @@ SOBOL_VARIABLES["output_noise_variance"] = (("output",), "float64")
 
 QUESTION_COORDS = ["question_text", "question_metric", "question_lab", "question_at_least",
                    "question_at_most"]
-
-
-class Mismatch(Exception):
-    pass
-
-
-def check(condition, message):
-    if not condition:
-        raise Mismatch(message)
 
 
 def labels(ds, name):
@@ -196,10 +187,10 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 2
     path = argv[1]
-    for module in ("numpy", "xarray", "netCDF4"):
-        if importlib.util.find_spec(module) is None:
-            print(f"SKIP: Python module {module} is not installed ({sys.executable})")
-            return SKIP
+    module = missing_module()
+    if module is not None:
+        print(f"SKIP: Python module {module} is not installed ({sys.executable})")
+        return SKIP
     expected = None
     if len(argv) == 3:
         with open(argv[2], encoding="utf-8") as f:
@@ -207,27 +198,12 @@ def main(argv):
 
     import xarray as xr
 
-    engines = [None]  # xarray's default, netCDF4 here
-    if importlib.util.find_spec("h5netcdf") is not None:
-        engines.append("h5netcdf")
-    else:
-        print("note: h5netcdf is not installed; checked with the default engine only")
-    for engine in engines:
-        label = engine or "default (netcdf4)"
+    def check_one(p, engine):
         kwargs = {} if engine is None else {"engine": engine}
-        try:
-            with xr.open_dataset(path, **kwargs) as ds:
-                check_sweep(ds, expected)
-        except Mismatch as e:
-            print(f"FAIL: {path} read with engine {label}: {e}", file=sys.stderr)
-            return 1
-        except Exception as e:  # noqa: BLE001 - a reader crash is a failure to report
-            print(f"FAIL: {path} read with engine {label} raised {type(e).__name__}: {e}",
-                  file=sys.stderr)
-            return 1
-        print(f"ok: {path} read with engine {label}")
-    return 0
+        with xr.open_dataset(p, **kwargs) as ds:
+            check_sweep(ds, expected)
 
+    return check_with_every_engine(path, check_one)
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))
