@@ -6,12 +6,10 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "fmt/format.h"
 #include "talentsim/errors.hpp"
@@ -609,19 +607,7 @@ Scenario load_scenario_text(const std::string& text, const std::string& source_n
 
 Scenario load_scenario_file(const std::filesystem::path& path,
                             const std::vector<Override>& overrides) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::error_code ec;
-    const bool exists = std::filesystem::exists(path, ec);
-    throw InputError(std::vector<Diagnostic>{
-        Diagnostic{.file = path.string(),
-                   .message = exists ? "cannot read the scenario file" : "no such scenario file",
-                   .hint = exists ? "check its permissions"
-                                  : "check the path; scenarios live in scenarios/"}});
-  }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return load(buf.str(), path.string(), overrides);
+  return load(read_input_file(path, "scenario file", kScenarioPathHint), path.string(), overrides);
 }
 
 }  // namespace talentsim

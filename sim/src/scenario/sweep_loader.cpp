@@ -4,8 +4,6 @@
 // scenario does not accept.
 #include "talentsim/sweep_loader.hpp"
 
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 #include "yaml_loader.hpp"
@@ -68,22 +66,6 @@ std::string describe_point(const SweepSpec& spec, const SweepDesign& design, std
     out += fmt::format("{}{} = {}", p ? ", " : "", spec.parameters[p].path,
                        format_number(design.value(point, p)));
   return out;
-}
-
-std::string read_text(const std::filesystem::path& path, const std::string& what,
-                      const std::string& hint) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::error_code ec;
-    const bool exists = std::filesystem::exists(path, ec);
-    throw InputError(std::vector<Diagnostic>{
-        Diagnostic{.file = path.string(),
-                   .message = exists ? "cannot read the " + what : "no such " + what,
-                   .hint = exists ? "check its permissions" : hint}});
-  }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
 }
 
 // Reads the parameters list; `base_root` is the base scenario's YAML.
@@ -261,8 +243,8 @@ Scenario load_point(const SweepSpec& spec, const SweepDesign& design, std::size_
 }
 
 LoadedSweep load_sweep_file(const std::filesystem::path& path) {
-  const std::string text =
-      read_text(path, "sweep file", "check the path; example sweeps live in scenarios/sweeps/");
+  const std::string text = read_input_file(
+      path, "sweep file", "check the path; example sweeps live in scenarios/sweeps/");
   Loader ld(path.string(), text);
   const YAML::Node root = ld.parse(text);
   SweepSpec spec;
@@ -292,7 +274,7 @@ LoadedSweep load_sweep_file(const std::filesystem::path& path) {
         ld.error(root["base"], "base", fmt::format("no such scenario file {}", spec.base.string()),
                  "the path is relative to the sweep file's folder");
       } else {
-        spec.base_text = read_text(spec.base, "scenario file", "");
+        spec.base_text = read_input_file(spec.base, "scenario file", kScenarioPathHint);
         base = load_scenario_text(spec.base_text, spec.base.string());  // errors name its lines
         try {
           base_root = YAML::Load(base->source_text);

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <optional>
 #include <set>
@@ -23,6 +25,27 @@
 #include "text_util.hpp"
 
 namespace talentsim::yaml_loader {
+
+// Where a missing scenario is usually looked for.
+inline constexpr const char* kScenarioPathHint = "check the path; scenarios live in scenarios/";
+
+// The whole of an input file; InputError naming it ("no such <what>", with
+// `hint`, or "cannot read the <what>") when it cannot be read.
+inline std::string read_input_file(const std::filesystem::path& path, const std::string& what,
+                                   const std::string& hint) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::error_code ec;
+    const bool exists = std::filesystem::exists(path, ec);
+    throw InputError(std::vector<Diagnostic>{
+        Diagnostic{.file = path.string(),
+                   .message = exists ? "cannot read the " + what : "no such " + what,
+                   .hint = exists ? "check its permissions" : hint}});
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
