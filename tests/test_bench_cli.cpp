@@ -23,11 +23,7 @@ namespace fs = std::filesystem;
 class BenchCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("talentsim-bench-cli-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = fresh_test_dir("talentsim-bench-cli");
     fs::copy_file(data_path("every_key.yaml"), dir_ / "every_key.yaml");
     // The bench's temporary results files go to $TMPDIR: a directory of our own.
     tmp_ = dir_ / "tmp";

@@ -33,6 +33,7 @@
 #include "talentsim/errors.hpp"
 #include "talentsim/results_file.hpp"
 #include "talentsim/version.hpp"
+#include "test_util.hpp"
 
 namespace talentsim {
 // How gtest (and so ctest's test names) shows a RoundTrip parameter.
@@ -57,6 +58,7 @@ using talentsim::ResultsWriter;
 using talentsim::RunError;
 using talentsim::RunMetadata;
 using talentsim::RunReader;
+using talentsim::test::fresh_test_dir;
 
 namespace {
 
@@ -305,19 +307,10 @@ class ForgeFile {
 
 class ResultsFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string(info->test_suite_name()) + "_" + info->name();
-    for (char& c : name) {
-      if (c == '/') c = '_';
-    }
-    dir_ = fs::temp_directory_path() / ("talentsim_results_" + std::to_string(::getpid())) / name;
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = fresh_test_dir("talentsim-results"); }
   void TearDown() override {
     std::error_code ignored;
-    fs::remove_all(dir_.parent_path(), ignored);
+    fs::remove_all(dir_, ignored);
   }
 
   // Writes a complete file of the given shape, replicates in reverse order.

@@ -76,11 +76,7 @@ questions:
 class Sweep : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("talentsim-sweep-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = fresh_test_dir("talentsim-sweep");
     std::ofstream(dir_ / "market.yaml") << market_scenario();
   }
   void TearDown() override { fs::remove_all(dir_); }

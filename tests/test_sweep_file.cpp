@@ -27,6 +27,7 @@
 #include "talentsim/results_file.hpp"
 #include "talentsim/sweep_file.hpp"
 #include "talentsim/version.hpp"
+#include "test_util.hpp"
 
 namespace fs = std::filesystem;
 using talentsim::InputError;
@@ -46,6 +47,7 @@ using talentsim::SensitivityTable;
 using talentsim::SweepFile;
 using talentsim::SweepFileMetadata;
 using talentsim::SweepWriter;
+using talentsim::test::fresh_test_dir;
 
 namespace {
 
@@ -215,19 +217,10 @@ std::pair<std::vector<hsize_t>, bool> storage_of(const fs::path& file, const cha
 
 class SweepFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string(info->test_suite_name()) + "_" + info->name();
-    for (char& c : name) {
-      if (c == '/') c = '_';
-    }
-    dir_ = fs::temp_directory_path() / ("talentsim_sweep_" + std::to_string(::getpid())) / name;
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = fresh_test_dir("talentsim-sweep"); }
   void TearDown() override {
     std::error_code ignored;
-    fs::remove_all(dir_.parent_path(), ignored);
+    fs::remove_all(dir_, ignored);
   }
 
   // Writes a whole sweep: replicates in the given order of (point,
