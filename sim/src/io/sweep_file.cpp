@@ -77,34 +77,6 @@ enum class SDim {
 };
 inline constexpr size_t kSweepDimCount = 11;
 
-constexpr const char* sdim_name(SDim d) {
-  switch (d) {
-    case SDim::point:
-      return "point";
-    case SDim::parameter:
-      return "parameter";
-    case SDim::output:
-      return "output";
-    case SDim::replicate:
-      return layout::dim_name(Dim::replicate);
-    case SDim::time:
-      return layout::dim_name(Dim::time);
-    case SDim::lab:
-      return layout::dim_name(Dim::lab);
-    case SDim::tier:
-      return layout::dim_name(Dim::tier);
-    case SDim::from_lab:
-      return layout::dim_name(Dim::from_lab);
-    case SDim::to_lab:
-      return layout::dim_name(Dim::to_lab);
-    case SDim::question:
-      return layout::dim_name(Dim::question);
-    case SDim::quantile:
-      return layout::dim_name(Dim::quantile);
-  }
-  return "";
-}
-
 // The run file's dimension of the same name and meaning.
 constexpr Dim run_dim(SDim d) {
   switch (d) {
@@ -122,8 +94,24 @@ constexpr Dim run_dim(SDim d) {
       return Dim::to_lab;
     case SDim::question:
       return Dim::question;
-    default:
+    case SDim::quantile:
       return Dim::quantile;
+    default:  // point, parameter, output: a sweep's own
+      throw InternalError("run_dim: a sweep-only dimension has no run-file twin");
+  }
+}
+
+// Its name: a run file dimension's, or one of the three a sweep adds.
+constexpr const char* sdim_name(SDim d) {
+  switch (d) {
+    case SDim::point:
+      return "point";
+    case SDim::parameter:
+      return "parameter";
+    case SDim::output:
+      return "output";
+    default:
+      return layout::dim_name(run_dim(d));
   }
 }
 
