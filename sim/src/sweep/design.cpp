@@ -70,6 +70,18 @@ double interpolate(const SweepParameter& p, double u) {
   return std::clamp(x, p.min, p.max);
 }
 
+// A design of `points` points of `d` parameters, values all 0 until set.
+SweepDesign empty_design(DesignKind kind, std::size_t d, std::size_t points,
+                         std::size_t base_samples) {
+  SweepDesign design;
+  design.kind = kind;
+  design.parameters = d;
+  design.points = points;
+  design.base_samples = base_samples;
+  design.values.assign(points * d, 0.0);
+  return design;
+}
+
 SweepDesign grid_design(const std::vector<SweepParameter>& parameters) {
   const std::size_t d = parameters.size();
   std::vector<std::vector<double>> levels(d);
@@ -84,12 +96,7 @@ SweepDesign grid_design(const std::vector<SweepParameter>& parameters) {
     levels[p].resize(n);
     for (std::size_t j = 0; j < n; ++j) levels[p][j] = parameters[p].level(j);
   }
-  SweepDesign design;
-  design.kind = DesignKind::Grid;
-  design.parameters = d;
-  design.points = points;
-  design.base_samples = points;
-  design.values.resize(points * d);
+  SweepDesign design = empty_design(DesignKind::Grid, d, points, points);
   // Odometer over the level indices, the last parameter fastest.
   std::vector<std::size_t> index(d, 0);
   for (std::size_t i = 0; i < points; ++i) {
@@ -106,12 +113,7 @@ SweepDesign random_design(const std::vector<SweepParameter>& parameters, std::si
                           std::uint64_t seed) {
   const std::size_t d = parameters.size();
   const Streams streams(seed, 0);
-  SweepDesign design;
-  design.kind = DesignKind::Random;
-  design.parameters = d;
-  design.points = samples;
-  design.base_samples = samples;
-  design.values.resize(samples * d);
+  SweepDesign design = empty_design(DesignKind::Random, d, samples, samples);
   for (std::size_t i = 0; i < samples; ++i) {
     WordStream words(streams, i, Purpose::Design);
     for (std::size_t p = 0; p < d; ++p)
@@ -139,12 +141,7 @@ SweepDesign latin_hypercube_design(const std::vector<SweepParameter>& parameters
       std::swap(perm[k], perm[j]);
     }
   }
-  SweepDesign design;
-  design.kind = DesignKind::LatinHypercube;
-  design.parameters = d;
-  design.points = samples;
-  design.base_samples = samples;
-  design.values.resize(samples * d);
+  SweepDesign design = empty_design(DesignKind::LatinHypercube, d, samples, samples);
   const double n = static_cast<double>(samples);
   for (std::size_t i = 0; i < samples; ++i) {
     WordStream words(streams, kPlaceStreams + i, Purpose::Design);
@@ -171,12 +168,7 @@ SweepDesign sobol_design(const std::vector<SweepParameter>& parameters, std::siz
   // towards 0 by a factor 1 - 2/N; a block S..S+N-1 keeps the net property.
   const std::size_t skip = sobol_skip(samples);
   const std::vector<double> sequence = sobol_sequence(skip + samples, 2 * d);
-  SweepDesign design;
-  design.kind = DesignKind::Sobol;
-  design.parameters = d;
-  design.base_samples = samples;
-  design.points = samples * (d + 2);
-  design.values.resize(design.points * d);
+  SweepDesign design = empty_design(DesignKind::Sobol, d, samples * (d + 2), samples);
   for (std::size_t j = 0; j < samples; ++j) {
     const double* a = &sequence[(skip + j) * 2 * d];
     const double* b = a + d;
