@@ -95,11 +95,21 @@ def test_sweep_layout(request, fixture, points, parameters, replicates, extra):
     assert list(ds["parameter"].values)[0] == "market.star_magnet"
 
 
-def test_future_format_version(run_file, tmp_path):
-    copy = tmp_path / "future.h5"
-    shutil.copy(run_file, copy)
+def copy_with_root_attributes(source, copy, **changes):
+    """`source` copied to `copy` with root attributes changed (None: deleted)."""
+    shutil.copy(source, copy)
     with h5py.File(copy, "r+") as f:
-        f.attrs["file_format_version"] = np.int32(99)
+        for name, value in changes.items():
+            if value is None:
+                del f.attrs[name]
+            else:
+                f.attrs[name] = value
+    return copy
+
+
+def test_future_format_version(run_file, tmp_path):
+    copy = copy_with_root_attributes(run_file, tmp_path / "future.h5",
+                                     file_format_version=np.int32(99))
     for load in (ta.file_type, ta.open_results):
         with pytest.raises(ta.FormatError) as error:
             load(copy)
@@ -131,19 +141,14 @@ def test_hdf5_without_talentsim_attributes(tmp_path):
 
 
 def test_unknown_file_type(run_file, tmp_path):
-    copy = tmp_path / "other.h5"
-    shutil.copy(run_file, copy)
-    with h5py.File(copy, "r+") as f:
-        f.attrs["file_type"] = "talentsim-ensemble"
+    copy = copy_with_root_attributes(run_file, tmp_path / "other.h5",
+                                     file_type="talentsim-ensemble")
     with pytest.raises(ta.FormatError, match="'talentsim-ensemble'.*talentsim-run"):
         ta.open_results(copy)
 
 
 def test_missing_format_version(run_file, tmp_path):
-    copy = tmp_path / "nover.h5"
-    shutil.copy(run_file, copy)
-    with h5py.File(copy, "r+") as f:
-        del f.attrs["file_format_version"]
+    copy = copy_with_root_attributes(run_file, tmp_path / "nover.h5", file_format_version=None)
     with pytest.raises(ta.FormatError) as error:
         ta.open_results(copy)
     message = str(error.value)
