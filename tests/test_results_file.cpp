@@ -59,6 +59,7 @@ using talentsim::RunError;
 using talentsim::RunMetadata;
 using talentsim::RunReader;
 using talentsim::test::fresh_test_dir;
+using talentsim::test::run_python_check;
 
 namespace {
 
@@ -1356,38 +1357,6 @@ TEST_F(ReaderErrors, FileTypeOfEachKind) {
 
 // --- what xarray sees ----------------------------------------------------
 
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (const char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// Runs tests/python/check_results_xarray.py on `file` and `expected` in a
-// fresh Python process, whose exit (a crash included) decides the test.
-void run_python_check(const fs::path& dir, const fs::path& file, const std::string& expected_json) {
-#if !defined(TALENTSIM_PYTHON) || !defined(TALENTSIM_TESTS_DIR)
-  GTEST_SKIP() << "built without TALENTSIM_PYTHON and TALENTSIM_TESTS_DIR";
-#else
-  const std::string python = TALENTSIM_PYTHON;
-  if (python.empty()) GTEST_SKIP() << "CMake found no python3";
-  const fs::path expected = dir / "expected.json";
-  const fs::path log = dir / "check.log";
-  std::ofstream(expected, std::ios::binary) << expected_json;
-  const fs::path script = fs::path(TALENTSIM_TESTS_DIR) / "python" / "check_results_xarray.py";
-  const std::string command = shell_quote(python) + " " + shell_quote(script.string()) + " " +
-                              shell_quote(file.string()) + " " + shell_quote(expected.string()) +
-                              " >" + shell_quote(log.string()) + " 2>&1";
-  const int status = std::system(command.c_str());
-  const std::string output = slurp(log);
-  ASSERT_TRUE(WIFEXITED(status)) << "the Python check did not exit normally (status " << status
-                                 << "):\n"
-                                 << output;
-  const int exit_code = WEXITSTATUS(status);
-  if (exit_code == 77) GTEST_SKIP() << output;
-  EXPECT_EQ(exit_code, 0) << command << "\n" << output;
-#endif
-}
-
 // Writes the sample run (replicates out of order) and has xarray read it.
 // The parameter is (named researchers, questions).
 class XarrayReadsTheFile : public ResultsFileTest,
@@ -1402,7 +1371,7 @@ TEST_P(XarrayReadsTheFile, AsLabelledArrays) {
     for (const std::int64_t r : {1, 2, 0}) writer.write(run.replicates[size_t(r)]);
     writer.commit();
   }
-  run_python_check(dir_, file, talentsim::test::expected_json(run));
+  run_python_check("check_results_xarray.py", dir_, file, talentsim::test::expected_json(run));
 }
 
 INSTANTIATE_TEST_SUITE_P(NamedResearchers, XarrayReadsTheFile,
@@ -1425,7 +1394,7 @@ TEST_F(ResultsFileTest, XarrayReadsEdgeChunks) {
   }
   talentsim::layout::replicate_chunk = talentsim::layout::kReplicateChunk;
   talentsim::layout::time_chunk_steps = talentsim::layout::kTimeChunkSteps;
-  run_python_check(dir_, file, talentsim::test::expected_json(run));
+  run_python_check("check_results_xarray.py", dir_, file, talentsim::test::expected_json(run));
 }
 
 // A comparison file of two differently shaped runs: each group opens in
@@ -1448,7 +1417,7 @@ TEST_F(ResultsFileTest, XarrayReadsTheComparisonFileGroups) {
     }
     writer.commit();
   }
-  run_python_check(dir_, file,
+  run_python_check("check_results_xarray.py", dir_, file,
                    talentsim::test::expected_compare_json(baseline, whatif, command_line));
 }
 

@@ -48,6 +48,7 @@ using talentsim::SweepFile;
 using talentsim::SweepFileMetadata;
 using talentsim::SweepWriter;
 using talentsim::test::fresh_test_dir;
+using talentsim::test::run_python_check;
 
 namespace {
 
@@ -697,12 +698,6 @@ TEST_F(ReadSweepErrors, FileTypeAndRunReader) {
 
 // --- what xarray sees -----------------------------------------------------------
 
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (const char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 std::string json_strings(const std::vector<std::string>& v) {
   std::string out = "[";
   for (size_t i = 0; i < v.size(); ++i) {
@@ -718,39 +713,19 @@ class XarrayReadsTheSweep : public SweepFileTest,
                             public ::testing::WithParamInterface<std::pair<bool, bool>> {};
 
 TEST_P(XarrayReadsTheSweep, AsLabelledArrays) {
-#if !defined(TALENTSIM_PYTHON) || !defined(TALENTSIM_TESTS_DIR)
-  GTEST_SKIP() << "built without TALENTSIM_PYTHON and TALENTSIM_TESTS_DIR";
-#else
-  const std::string python = TALENTSIM_PYTHON;
-  if (python.empty()) GTEST_SKIP() << "CMake found no python3";
   const auto [full, sobol] = GetParam();
   const fs::path file = dir_ / "sweep.h5";
   write_sweep(file, full, sobol);
   const SweepFileMetadata meta = sweep_meta(full, sobol);
-  const fs::path expected = dir_ / "expected.json";
-  std::ofstream(expected, std::ios::binary)
-      << "{\"parameters\": " << json_strings(meta.parameter_paths)
-      << ", \"scales\": " << json_strings(meta.parameter_scales)
-      << ", \"questions\": " << json_strings({"q_hires", "q_share"})
-      << ", \"labs\": " << json_strings(meta.base.lab_names)
-      << ", \"tiers\": " << json_strings(meta.base.tier_names) << ", \"start_date\": \""
-      << meta.base.start_date
-      << "\", \"outputs\": " << (sobol ? json_strings(make_table().outputs) : std::string("null"))
-      << "}";
-  const fs::path log = dir_ / "check.log";
-  const fs::path script = fs::path(TALENTSIM_TESTS_DIR) / "python" / "check_sweep_xarray.py";
-  const std::string command = shell_quote(python) + " " + shell_quote(script.string()) + " " +
-                              shell_quote(file.string()) + " " + shell_quote(expected.string()) +
-                              " >" + shell_quote(log.string()) + " 2>&1";
-  const int status = std::system(command.c_str());
-  const std::string output = slurp(log);
-  ASSERT_TRUE(WIFEXITED(status)) << "the Python check did not exit normally (status " << status
-                                 << "):\n"
-                                 << output;
-  const int exit_code = WEXITSTATUS(status);
-  if (exit_code == 77) GTEST_SKIP() << output;
-  EXPECT_EQ(exit_code, 0) << command << "\n" << output;
-#endif
+  std::ostringstream expected;
+  expected << "{\"parameters\": " << json_strings(meta.parameter_paths)
+           << ", \"scales\": " << json_strings(meta.parameter_scales)
+           << ", \"questions\": " << json_strings({"q_hires", "q_share"})
+           << ", \"labs\": " << json_strings(meta.base.lab_names)
+           << ", \"tiers\": " << json_strings(meta.base.tier_names) << ", \"start_date\": \""
+           << meta.base.start_date << "\", \"outputs\": "
+           << (sobol ? json_strings(make_table().outputs) : std::string("null")) << "}";
+  run_python_check("check_sweep_xarray.py", dir_, file, expected.str());
 }
 
 INSTANTIATE_TEST_SUITE_P(FullAndSobol, XarrayReadsTheSweep,

@@ -47,6 +47,41 @@ inline std::filesystem::path fresh_test_dir(const std::string& prefix) {
   return dir;
 }
 
+// `s` as one word for a POSIX shell, in single quotes.
+inline std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (const char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Runs tests/python/<script> on `file` and `expected_json` (written to
+// <dir>/expected.json) in a fresh Python process, whose exit (a crash
+// included) decides the test; exit 77 (a module missing) skips it.
+inline void run_python_check(const std::string& script, const std::filesystem::path& dir,
+                             const std::filesystem::path& file, const std::string& expected_json) {
+#if !defined(TALENTSIM_PYTHON) || !defined(TALENTSIM_TESTS_DIR)
+  GTEST_SKIP() << "built without TALENTSIM_PYTHON and TALENTSIM_TESTS_DIR";
+#else
+  const std::string python = TALENTSIM_PYTHON;
+  if (python.empty()) GTEST_SKIP() << "CMake found no python3";
+  const std::filesystem::path expected = dir / "expected.json";
+  const std::filesystem::path log = dir / "check.log";
+  std::ofstream(expected, std::ios::binary) << expected_json;
+  const std::filesystem::path path = std::filesystem::path(TALENTSIM_TESTS_DIR) / "python" / script;
+  const std::string command = shell_quote(python) + " " + shell_quote(path.string()) + " " +
+                              shell_quote(file.string()) + " " + shell_quote(expected.string()) +
+                              " >" + shell_quote(log.string()) + " 2>&1";
+  const int status = std::system(command.c_str());
+  const std::string output = read_text(log);
+  ASSERT_TRUE(WIFEXITED(status)) << "the Python check did not exit normally (status " << status
+                                 << "):\n"
+                                 << output;
+  const int exit_code = WEXITSTATUS(status);
+  if (exit_code == 77) GTEST_SKIP() << output;
+  EXPECT_EQ(exit_code, 0) << command << "\n" << output;
+#endif
+}
+
 // What running the talentsim binary gave.
 struct Outcome {
   int exit_code = -1;
