@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -14,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "talentsim/ensemble.hpp"
@@ -105,6 +107,56 @@ inline Outcome talentsim(const std::string& args,
   std::filesystem::remove(err);
   return o;
 }
+
+#if defined(TALENTSIM_BINARY)
+// Starts `talentsim args` (already shell-quoted) in `cwd`, its output going
+// to stdout.txt and stderr.txt there; returns its pid, for signals.
+inline pid_t spawn_talentsim(const std::string& args, const std::filesystem::path& cwd) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::chdir(cwd.c_str()) != 0) ::_exit(127);
+    const std::string cmd = "exec '" + std::string(TALENTSIM_BINARY) + "' " + args +
+                            " >stdout.txt 2>stderr.txt </dev/null";
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
+}
+#endif
+
+// Finished records (*.bin) in a journal folder.
+inline std::size_t journal_records(const std::filesystem::path& journal) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(journal, ec))
+    n += e.path().extension() == ".bin";
+  return n;
+}
+
+// Waits until the journal holds `n` records; false if process `pid` ended
+// first (or two minutes passed).
+inline bool wait_for_records(const std::filesystem::path& journal, std::size_t n, pid_t pid) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (journal_records(journal) >= n) return true;
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+#if defined(TALENTSIM_PYTHON) && defined(TALENTSIM_TESTS_DIR)
+// Whether two results files hold the same data and attributes, apart from
+// those that describe the invocation (created, command_line).
+inline bool same_results(const std::filesystem::path& a, const std::filesystem::path& b) {
+  const std::string cmd = shell_quote(TALENTSIM_PYTHON) + " " +
+                          shell_quote(std::string(TALENTSIM_TESTS_DIR) + "/python/same_h5.py") +
+                          " " + shell_quote(a.string()) + " " + shell_quote(b.string()) +
+                          " --ignore-attribute created --ignore-attribute command_line";
+  return std::system(cmd.c_str()) == 0;
+}
+#endif
 
 // Mean and standard error of the mean (Welford).
 class MeanSe {

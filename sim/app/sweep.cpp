@@ -1,7 +1,6 @@
-// `talentsim sweep`. Work is done point by point; each finished point is
-// written atomically (temporary file, fsync, rename) into a journal folder
-// beside the destination, `<destination>.partial/`. A sweep stopped at any
-// moment, even by kill -9, loses at most the point in progress; --resume
+// `talentsim sweep`. Work is done point by point; each finished point is a
+// record in the sweep's journal (journal.hpp). A sweep stopped at any
+// moment, even by kill -9, loses at most the points in progress; --resume
 // skips the points in the journal. When every point is in, the results
 // file is assembled from the journal in point order, so it is the same
 // whether the sweep ran in one go or in several.
@@ -26,6 +25,7 @@
 #include <sstream>
 
 #include "cli.hpp"
+#include "journal.hpp"
 #include "talentsim/ensemble.hpp"
 #include "talentsim/errors.hpp"
 #include "talentsim/model.hpp"
@@ -42,9 +42,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int kExitOk = 0;
-constexpr char kRecordMagic[8] = {'T', 'S', 'P', 'O', 'I', 'N', 'T', '1'};
-constexpr const char* kManifest = "manifest.txt";
-constexpr const char* kManifestFirstLine = "talentsim sweep journal 1";
+constexpr std::string_view kRecordMagic = "TSPOINT1";
 
 struct Interrupted {};
 
@@ -53,20 +51,9 @@ struct Interrupted {};
 // replicate its question values, its end-of-run headcount and, for full
 // output, every per-step array; last a 64-bit checksum of all before it.
 
-template <class T>
-void put(std::string& out, const T* data, std::size_t n) {
-  out.append(reinterpret_cast<const char*>(data), n * sizeof(T));
-}
-template <class T>
-void put(std::string& out, const T& v) {
-  put(out, &v, 1);
-}
-
-std::uint64_t checksum(std::string_view bytes) { return identity_hash(bytes); }
-
 std::string encode_point(std::int64_t point, const std::vector<ReplicateResult>& reps,
                          ResultShape shape, bool full) {
-  std::string out(kRecordMagic, sizeof kRecordMagic);
+  std::string out(kRecordMagic);
   put(out, point);
   put(out, static_cast<std::int64_t>(reps.size()));
   for (int v : {shape.steps, shape.labs, shape.tiers, shape.questions, int(full)}) put(out, v);
@@ -82,30 +69,8 @@ std::string encode_point(std::int64_t point, const std::vector<ReplicateResult>&
       put(out, r.flows.data(), r.flows.size());
     }
   }
-  put(out, checksum(out));
-  return out;
+  return seal_record(std::move(out));
 }
-
-class Reader {
- public:
-  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
-  template <class T>
-  bool get(T* data, std::size_t n) {
-    if (n * sizeof(T) > bytes_.size() - at_) return false;
-    std::memcpy(data, bytes_.data() + at_, n * sizeof(T));
-    at_ += n * sizeof(T);
-    return true;
-  }
-  template <class T>
-  bool get(T& v) {
-    return get(&v, 1);
-  }
-  std::size_t at() const { return at_; }
-
- private:
-  std::string_view bytes_;
-  std::size_t at_ = 0;
-};
 
 // The replicates of a record, in replicate order; nullopt if the record is
 // damaged or of another sweep's shape.
@@ -113,19 +78,12 @@ std::optional<std::vector<ReplicateResult>> decode_point(const std::string& byte
                                                          std::int64_t point,
                                                          std::int64_t replicates, ResultShape shape,
                                                          bool full) {
-  if (bytes.size() < sizeof kRecordMagic + sizeof(std::uint64_t) ||
-      std::memcmp(bytes.data(), kRecordMagic, sizeof kRecordMagic) != 0)
-    return std::nullopt;
-  const std::string_view body(bytes.data(), bytes.size() - sizeof(std::uint64_t));
-  std::uint64_t sum = 0;
-  std::memcpy(&sum, bytes.data() + body.size(), sizeof sum);
-  if (sum != checksum(body)) return std::nullopt;
-  Reader in(body);
-  char magic[sizeof kRecordMagic];
+  const auto body = open_record(bytes, kRecordMagic);
+  if (!body) return std::nullopt;
+  RecordReader in(*body);
   std::int64_t p = 0, n = 0;
   int dims[5] = {};
-  if (!in.get(magic, sizeof magic) || !in.get(p) || !in.get(n) || !in.get(dims, 5))
-    return std::nullopt;
+  if (!in.get(p) || !in.get(n) || !in.get(dims, 5)) return std::nullopt;
   if (p != point || n != replicates || dims[0] != shape.steps || dims[1] != shape.labs ||
       dims[2] != shape.tiers || dims[3] != shape.questions || dims[4] != int(full))
     return std::nullopt;
@@ -146,88 +104,8 @@ std::optional<std::vector<ReplicateResult>> decode_point(const std::string& byte
     if (!ok) return std::nullopt;
     reps.push_back(std::move(x));
   }
-  if (in.at() != body.size()) return std::nullopt;
+  if (!in.at_end()) return std::nullopt;
   return reps;
-}
-
-[[noreturn]] void io_failure(const std::string& what, const fs::path& path) {
-  throw RunError(fmt::format("{} {}: {}", what, path.string(), std::strerror(errno)));
-}
-
-// Writes `bytes` to `path` so that `path` is either absent or complete.
-void write_atomically(const fs::path& path, const std::string& bytes) {
-  const fs::path tmp = path.string() + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) io_failure("cannot create", tmp);
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      errno = e;
-      io_failure("cannot write", tmp);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const int e = errno;
-    ::unlink(tmp.c_str());
-    errno = e;
-    io_failure("cannot write", tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) io_failure("cannot rename into", path);
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) io_failure("cannot read", path);
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) io_failure("cannot read", path);
-  return buf.str();
-}
-
-// Holds an exclusive lock on the journal while the sweep runs, so that two
-// processes never work on one sweep.
-class JournalLock {
- public:
-  explicit JournalLock(const fs::path& journal) {
-    const fs::path path = journal / "lock";
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) io_failure("cannot create", path);
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd_);
-      throw InputError(std::vector<Diagnostic>{
-          Diagnostic{.file = journal.string(),
-                     .message = "another talentsim process is running this sweep",
-                     .hint = "wait for it to finish, or stop it and rerun with --resume"}});
-    }
-  }
-  ~JournalLock() { ::close(fd_); }
-  JournalLock(const JournalLock&) = delete;
-  JournalLock& operator=(const JournalLock&) = delete;
-
- private:
-  int fd_ = -1;
-};
-
-// Temporary results files that a killed process left beside `destination`
-// (named <destination>.tmp.<pid>, the pid no longer running).
-void remove_stale_temporaries(const fs::path& destination) {
-  const fs::path dir = destination.has_parent_path() ? destination.parent_path() : ".";
-  const std::string prefix = destination.filename().string() + ".tmp.";
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind(prefix, 0) != 0) continue;
-    const std::string pid = name.substr(prefix.size());
-    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (::kill(static_cast<pid_t>(std::stol(pid)), 0) != 0 && errno == ESRCH)
-      fs::remove(e.path(), ec);
-  }
 }
 
 fs::path record_path(const fs::path& journal, std::size_t point) {
@@ -244,27 +122,6 @@ std::string fingerprint(const LoadedSweep& s) {
   text += s.spec.text + '\n' + s.base.source_text + '\n';
   put(text, s.design.values.data(), s.design.values.size());
   return fmt::format("{:016x}", identity_hash(text));
-}
-
-struct Manifest {
-  std::string fingerprint, created, command_line;
-};
-
-std::optional<Manifest> read_manifest(const fs::path& journal) {
-  std::ifstream in(journal / kManifest);
-  std::string first;
-  if (!in || !std::getline(in, first) || first != kManifestFirstLine) return std::nullopt;
-  Manifest m;
-  for (std::string line; std::getline(in, line);) {
-    const auto space = line.find(' ');
-    if (space == std::string::npos) continue;
-    const std::string key = line.substr(0, space), value = line.substr(space + 1);
-    if (key == "fingerprint") m.fingerprint = value;
-    if (key == "created") m.created = value;
-    if (key == "command") m.command_line = value;
-  }
-  if (m.fingerprint.empty()) return std::nullopt;
-  return m;
 }
 
 // ---- progress --------------------------------------------------------------------
@@ -364,12 +221,6 @@ void keep_for_file(ReplicateResult& r, bool full) {
   r.flows = {};
 }
 
-int signal_exit_code(int signal) { return 128 + signal; }
-
-const char* signal_name(int signal) {
-  return signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "a signal";
-}
-
 }  // namespace
 
 CLI::App* add_sweep_command(CLI::App& app, SweepArgs& a) {
@@ -393,69 +244,21 @@ int run_sweep(const SweepArgs& a, const std::string& command_line, const std::at
   const fs::path destination = a.output.empty()
                                    ? fs::path("results") / (file_stem(s.spec.name) + ".h5")
                                    : fs::path(a.output);
-  const fs::path journal = destination.string() + ".partial";
-  const std::string print = fingerprint(s);
-
-  std::error_code ec;
-  if (fs::exists(destination) && !a.force)
-    throw InputError(std::vector<Diagnostic>{Diagnostic{
-        .file = destination.string(),
-        .message = "the results file already exists",
-        .hint = fs::exists(journal, ec)
-                    ? "the sweep finished; " + journal.string() +
-                          " was left by an interruption after the file was written: delete it, "
-                          "or pass --force to run the sweep again"
-                    : "pass --force to replace it, or -o to write elsewhere"}});
   if (stop.load() != 0) {
     std::cerr << fmt::format("talentsim: stopped by {} before the first point; nothing was kept\n",
                              signal_name(stop.load()));
     return signal_exit_code(stop.load());
   }
-  Manifest manifest;
-  std::optional<JournalLock> lock;
-  if (fs::exists(journal, ec)) {
-    lock.emplace(journal);
-    const auto found = read_manifest(journal);
-    if (!a.resume && !a.force)
-      throw InputError(std::vector<Diagnostic>{Diagnostic{
-          .file = journal.string(),
-          .message = "an interrupted sweep to the same destination is kept here",
-          .hint = "pass --resume to finish it, or --force to discard it and start again"}});
-    if (a.resume && !a.force && !found)
-      throw InputError(std::vector<Diagnostic>{Diagnostic{
-          .file = (journal / kManifest).string(),
-          .message = "the interrupted sweep's manifest is missing or damaged, so its points "
-                     "cannot be trusted",
-          .hint = "pass --force to discard them and start again"}});
-    if (a.resume && !a.force && found->fingerprint != print)
-      throw InputError(std::vector<Diagnostic>{Diagnostic{
-          .file = journal.string(),
-          .message = "the interrupted sweep kept here was started with a different sweep file, "
-                     "base scenario or talentsim build, so its points cannot be reused",
-          .hint = "restore what changed, or pass --force to discard it and start again"}});
-    if (a.resume && found && found->fingerprint == print) {
-      manifest = *found;
-    } else {
-      // Discard the old points, keeping the lock file we hold.
-      for (const auto& e : fs::directory_iterator(journal))
-        if (e.path().filename() != "lock") fs::remove_all(e.path());
-    }
-  } else {
-    if (a.resume)
-      std::cerr << "note: no interrupted sweep at " << journal.string()
-                << "; starting from the first point\n";
-    if (destination.has_parent_path()) fs::create_directories(destination.parent_path(), ec);
-    if (!fs::create_directories(journal, ec) && ec)
-      throw RunError(fmt::format("cannot create {}: {}", journal.string(), ec.message()));
-    lock.emplace(journal);
-  }
-  if (manifest.fingerprint.empty()) {
-    manifest = {print, utc_timestamp(), command_line};
-    write_atomically(journal / kManifest,
-                     fmt::format("{}\nfingerprint {}\ncreated {}\ncommand {}\n", kManifestFirstLine,
-                                 manifest.fingerprint, manifest.created, manifest.command_line));
-  }
-  remove_stale_temporaries(destination);
+  Journal log(JournalRequest{.destination = destination,
+                             .fingerprint = fingerprint(s),
+                             .command_line = command_line,
+                             .noun = "sweep",
+                             .inputs = "sweep file, base scenario",
+                             .resume = a.resume,
+                             .force = a.force});
+  const fs::path& journal = log.path();
+  const Manifest& manifest = log.manifest();
+  std::error_code ec;
 
   const Model base_model(s.base);
   const ResultShape shape = base_model.shape();
@@ -633,7 +436,7 @@ int run_sweep(const SweepArgs& a, const std::string& command_line, const std::at
     writer.write_sensitivity(t);
   }
   writer.commit();
-  fs::remove_all(journal, ec);
+  log.remove();
 
   fmt::print("{}", format_sweep_text(read_sweep(destination, false)));
   fmt::print("\nresults: {} ({:.1f} s)\n", destination.string(),

@@ -14,6 +14,9 @@ namespace talentsim {
 struct EnsembleOptions {
   std::int64_t first = 0;  // replicates first .. first + count - 1
   std::int64_t count = 0;
+  // When not empty, these replicates instead of first .. first + count - 1
+  // (what an interrupted run still has to do).
+  std::vector<std::int64_t> only;
   std::uint64_t seed = 1;
   int threads = 0;  // 0: every core
 };

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -38,6 +39,7 @@ struct RunMetadata {
   std::uint64_t seed = 0;
   std::string scenario_text;  // YAML as run, after --set
   std::string command_line;
+  std::string created;  // "created" attribute (ISO UTC); "" for now
 };
 
 // Percentiles stored in every run for fan charts (the `quantile` coordinate).
@@ -47,6 +49,22 @@ inline constexpr int kSummaryQuantileCount = 5;
 // Groups of a comparison file: the two runs, each laid out as a run file.
 inline constexpr const char* kBaselineGroup = "baseline";
 inline constexpr const char* kWhatifGroup = "whatif";
+
+// A row of replicates as the writer stored it: the chunks of every
+// per-replicate variable, compressed as they are in the file. Kept in a
+// journal, rows let an interrupted run be finished without computing them
+// again (ResultsWriter::restore).
+struct StoredChunk {
+  std::uint32_t variable = 0;         // the file's per-replicate variables, in order
+  std::vector<std::uint64_t> offset;  // the chunk's first index along each dimension
+  std::vector<std::uint8_t> bytes;    // shuffled and deflated
+};
+struct StoredRow {
+  int run = 0;                           // 0, or 1 for a comparison's what-if
+  std::int64_t row = 0;                  // replicates row * Rc .. (row + 1) * Rc - 1
+  std::vector<std::int64_t> replicates;  // those the chunks hold (the rest are zeros)
+  std::vector<StoredChunk> chunks;
+};
 
 // Streams replicates into a temporary file beside the destination and
 // renames it into place on commit(). Not thread-safe: one writer.
@@ -71,6 +89,20 @@ class ResultsWriter {
   // Writes replicate r.replicate (0 <= r < meta.replicates), in any order;
   // `run` is 0 for a run file, 0 (baseline) or 1 (what-if) for a comparison.
   void write(const ReplicateResult& r, int run = 0);
+  // Calls `sink` with every row of replicates as it is stored, a row
+  // again each time more of its replicates are stored. `sink` may throw,
+  // which the call that stored the row passes on.
+  void on_row_stored(std::function<void(const StoredRow&)> sink);
+  // Stores a row that an earlier writer of the same runs passed to its
+  // sink, as if its replicates had been written. Throws RunError, having
+  // stored nothing, if the row does not fit this file or overlaps what is
+  // already written.
+  void restore(const StoredRow& row);
+  // Stores every replicate written so far, rows not yet whole included
+  // (before the process stops with the run unfinished).
+  void store_pending();
+  bool written(int run, std::int64_t replicate) const;
+
   // Computes the distribution summaries of each run from what was written
   // (exact percentiles across replicates, memory bounded), closes the file
   // and renames it to the destination. Throws RunError.

@@ -44,6 +44,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <iterator>
 #include <span>
 #include <string>
@@ -192,7 +193,7 @@ struct ResultsWriter::Impl {
   bool overwrite = false;
   bool compare = false;
   std::string command_line;  // of a comparison
-  std::string created = h5::iso_utc_now();
+  std::string created;
 
   Handle file;
   Handle transfer;           // for writing replicates
@@ -201,6 +202,8 @@ struct ResultsWriter::Impl {
   std::vector<std::uint8_t> gathered, shuffled, compressed;
   deflate::Encoder encoder;
   std::vector<Run> runs;
+  std::function<void(const StoredRow&)> sink;
+  StoredRow stored;  // the row being stored, for the sink
   bool created_file = false;
   bool committed = false;
 
@@ -231,6 +234,7 @@ struct ResultsWriter::Impl {
   void read_back(Run& run, RowBuffer& row);
   void write_whole_chunks(Run& run, size_t variable, const RowBuffer& row);
   void flush_all(Run& run);
+  void check_restorable(const StoredRow& row) const;
 };
 
 void ResultsWriter::Impl::create_file() {
@@ -453,12 +457,22 @@ void ResultsWriter::Impl::flush(Run& run, RowBuffer& row) {
   // was whole) come back from the file, so that each chunk is written whole
   // again; HDF5 stores the new chunk in place of the old.
   if (run.row_flushed[size_t(row.row)] > 0) read_back(run, row);
+  stored.run = int(&run - runs.data());
+  stored.row = row.row;
+  stored.chunks.clear();
+  stored.replicates.clear();
   for (size_t i = 0; i < layout::kVariables.size(); ++i) {
     const Storing& st = run.storing[i];
     if (st.replicate_bytes == 0) continue;  // no values
     write_whole_chunks(run, i, row);
   }
   run.row_flushed[size_t(row.row)] = row.count;
+  if (sink) {
+    for (size_t slot = 0; slot < row.present.size(); ++slot) {
+      if (row.present[slot]) stored.replicates.push_back(row.row * run.row_replicates + slot);
+    }
+    sink(stored);
+  }
 }
 
 void ResultsWriter::Impl::read_back(Run& run, RowBuffer& row) {
@@ -538,6 +552,12 @@ void ResultsWriter::Impl::write_whole_chunks(Run& run, size_t variable, const Ro
     const size_t size =
         encoder.compress(std::span(shuffled).first(chunk_bytes), elements, period, compressed);
     if (dims.size() > 1) offset[1] = first;
+    if (sink) {
+      stored.chunks.push_back(StoredChunk{
+          .variable = std::uint32_t(variable),
+          .offset = std::vector<std::uint64_t>(offset.begin(), offset.end()),
+          .bytes = std::vector<std::uint8_t>(compressed.begin(), compressed.begin() + size)});
+    }
     if (H5Dwrite_chunk(run.variables[variable].get(), transfer.get(), 0, offset.data(), size,
                        compressed.data()) < 0) {
       h5::fail(fmt::format("cannot write variable '{}' of replicates {} to {} to {}", v.name,
@@ -598,6 +618,7 @@ ResultsWriter::ResultsWriter(fs::path destination, const RunMetadata& meta, Resu
   w.destination = std::move(destination);
   w.temporary = h5::temporary_path_for(w.destination);
   w.overwrite = overwrite;
+  w.created = meta.created.empty() ? h5::iso_utc_now() : meta.created;
   Run& run = w.runs.emplace_back();
   run.meta = meta;
   run.shape = shape;
@@ -625,6 +646,7 @@ ResultsWriter::ResultsWriter(fs::path destination, const RunMetadata& baseline,
   w.destination = std::move(destination);
   w.temporary = h5::temporary_path_for(w.destination);
   w.overwrite = overwrite;
+  w.created = baseline.created.empty() ? h5::iso_utc_now() : baseline.created;
   w.compare = true;
   w.command_line = command_line;
   for (const auto& [group, meta, shape] : {std::tuple{kBaselineGroup, &baseline, baseline_shape},
@@ -709,6 +731,101 @@ void ResultsWriter::commit() {
   h5::sync_to_disk(w.temporary);
   h5::move_into_place(w.temporary, w.destination, w.overwrite);
   w.committed = true;
+}
+
+void ResultsWriter::on_row_stored(std::function<void(const StoredRow&)> sink) {
+  impl_->sink = std::move(sink);
+}
+
+bool ResultsWriter::written(int run, std::int64_t replicate) const {
+  const Impl& w = *impl_;
+  if (run < 0 || size_t(run) >= w.runs.size()) return false;
+  const Run& r = w.runs[size_t(run)];
+  return replicate >= 0 && replicate < r.meta.replicates && r.written[size_t(replicate)];
+}
+
+void ResultsWriter::store_pending() {
+  Impl& w = *impl_;
+  if (w.committed) return;
+  h5::ErrorSilencer silence;
+  for (Run& run : w.runs) w.flush_all(run);
+}
+
+// Everything restore() relies on, checked before anything is stored: the
+// row is one of this file's, its replicates are new, and its chunks are
+// exactly the row's chunks of every variable that has values.
+void ResultsWriter::Impl::check_restorable(const StoredRow& row) const {
+  const auto refuse = [&](const std::string& why) {
+    throw RunError(fmt::format("stored row {} of run {} does not fit '{}': {}", row.row, row.run,
+                               temporary.string(), why));
+  };
+  if (row.run < 0 || size_t(row.run) >= runs.size()) refuse("no such run");
+  const Run& run = runs[size_t(row.run)];
+  const std::int64_t rows = std::int64_t(run.row_flushed.size());
+  if (row.row < 0 || row.row >= rows) refuse(fmt::format("the file has rows 0 to {}", rows - 1));
+  if (run.row_flushed[size_t(row.row)] != 0) refuse("the row is already stored");
+  const std::int64_t first = row.row * run.row_replicates;
+  const std::int64_t end = first + run.replicates_in_row(row.row);
+  if (row.replicates.empty()) refuse("it holds no replicates");
+  for (size_t i = 0; i < row.replicates.size(); ++i) {
+    const std::int64_t r = row.replicates[i];
+    if (r < first || r >= end || (i > 0 && r <= row.replicates[i - 1])) {
+      refuse(fmt::format("replicate {} is not one of the row's, in order", r));
+    }
+    if (run.written[size_t(r)]) refuse(fmt::format("replicate {} is already written", r));
+  }
+  size_t expected = 0;
+  std::vector<std::vector<bool>> seen(layout::kVariables.size());
+  for (size_t i = 0; i < layout::kVariables.size(); ++i) {
+    const Storing& st = run.storing[i];
+    if (st.replicate_bytes == 0) continue;
+    const hsize_t steps = run.extents[i].size() > 1 ? run.extents[i][1] : 1;
+    const hsize_t chunk_steps = st.chunk.size() > 1 ? st.chunk[1] : 1;
+    seen[i].assign(size_t((steps + chunk_steps - 1) / chunk_steps), false);
+    expected += seen[i].size();
+  }
+  for (const StoredChunk& c : row.chunks) {
+    if (c.variable >= layout::kVariables.size() || seen[c.variable].empty()) {
+      refuse(fmt::format("variable {} has no chunks", c.variable));
+    }
+    const Storing& st = run.storing[c.variable];
+    const std::vector<hsize_t>& dims = run.extents[c.variable];
+    if (c.offset.size() != dims.size() || c.offset[0] != std::uint64_t(first)) {
+      refuse(fmt::format("a chunk of variable {} is not in the row", c.variable));
+    }
+    const hsize_t chunk_steps = st.chunk.size() > 1 ? st.chunk[1] : 1;
+    const std::uint64_t along = dims.size() > 1 ? c.offset[1] : 0;
+    bool inside = along % chunk_steps == 0 && along / chunk_steps < seen[c.variable].size();
+    for (size_t axis = 2; axis < c.offset.size(); ++axis) inside = inside && c.offset[axis] == 0;
+    if (!inside || seen[c.variable][size_t(along / chunk_steps)] || c.bytes.empty() ||
+        c.bytes.size() > kMaxChunkBytes + kMaxChunkBytes / 8) {
+      refuse(fmt::format("a chunk of variable {} is misplaced, repeated or of a wrong size",
+                         c.variable));
+    }
+    seen[c.variable][size_t(along / chunk_steps)] = true;
+  }
+  if (row.chunks.size() != expected) {
+    refuse(fmt::format("{} chunks, expected {}", row.chunks.size(), expected));
+  }
+}
+
+void ResultsWriter::restore(const StoredRow& row) {
+  Impl& w = *impl_;
+  if (w.committed) throw InternalError("ResultsWriter::restore() after commit()");
+  w.check_restorable(row);
+  h5::ErrorSilencer silence;
+  Run& run = w.runs[size_t(row.run)];
+  for (const StoredChunk& c : row.chunks) {
+    const std::vector<hsize_t> offset(c.offset.begin(), c.offset.end());
+    if (H5Dwrite_chunk(run.variables[c.variable].get(), w.transfer.get(), 0, offset.data(),
+                       c.bytes.size(), c.bytes.data()) < 0) {
+      h5::fail(fmt::format("cannot write variable '{}' of row {} to {}",
+                           layout::kVariables[c.variable].name, row.row, w.where(run)));
+    }
+  }
+  for (const std::int64_t r : row.replicates) run.written[size_t(r)] = true;
+  run.written_count += std::int64_t(row.replicates.size());
+  run.row_flushed[size_t(row.row)] = std::int64_t(row.replicates.size());
 }
 
 const fs::path& ResultsWriter::temporary_path() const { return impl_->temporary; }

@@ -36,9 +36,14 @@ void run_ensemble(const Model& model, const EnsembleOptions& options,
 
 void run_ensembles(const std::vector<const Model*>& models, const EnsembleOptions& options,
                    const TaggedReplicateConsumer& consume, const ProgressCallback& progress) {
-  if (options.count <= 0 || models.empty()) return;
-  // Task i is replicate first + i % count of model i / count.
-  const std::int64_t total = options.count * static_cast<std::int64_t>(models.size());
+  // Task i is the (i % count)-th replicate of model i / count.
+  const std::int64_t count =
+      options.only.empty() ? options.count : static_cast<std::int64_t>(options.only.size());
+  if (count <= 0 || models.empty()) return;
+  const auto replicate = [&](std::int64_t k) {
+    return options.only.empty() ? options.first + k : options.only[static_cast<std::size_t>(k)];
+  };
+  const std::int64_t total = count * static_cast<std::int64_t>(models.size());
   const int threads = options.threads > 0 ? options.threads : hardware_threads();
   tbb::concurrent_bounded_queue<Finished> queue;
   queue.set_capacity(2 * threads + 2);
@@ -56,10 +61,10 @@ void run_ensembles(const std::vector<const Model*>& models, const EnsembleOption
               for (auto i = range.begin(); i != range.end(); ++i) {
                 if (cancelled.load(std::memory_order_relaxed)) return;
                 Finished f;
-                f.model = static_cast<std::size_t>(i / options.count);
+                f.model = static_cast<std::size_t>(i / count);
                 try {
-                  f.result = models[f.model]->run(options.seed, options.first + i % options.count,
-                                                  nullptr, &workspaces.local());
+                  f.result = models[f.model]->run(options.seed, replicate(i % count), nullptr,
+                                                  &workspaces.local());
                 } catch (...) {
                   f.error = std::current_exception();
                   cancelled = true;
