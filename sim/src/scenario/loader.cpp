@@ -127,7 +127,9 @@ void for_each_item(Loader& ld, const YAML::Node& root, const std::string& key,
   const YAML::Node list = root[key];
   if (!list || list.IsNull()) return;
   if (!list.IsSequence()) {
-    ld.expected(list, key, "a list (entries starting with '-')");
+    ld.expected(list, key, "a list (entries starting with '-')",
+                "write each entry on its own line starting with '- ', as in "
+                "scenarios/baseline_2026.yaml");
     return;
   }
   for (std::size_t i = 0; i < list.size(); ++i) each(list[i], fmt::format("{}[{}]", key, i));
@@ -139,7 +141,13 @@ Scenario build(Loader& ld, const YAML::Node& root) {
     ld.expected(root, "", "a mapping of scenario keys (name, start, end, tiers, labs, ...)",
                 root.IsNull() ? "the file is empty; see scenarios/baseline_2026.yaml for a "
                                 "complete example"
-                              : "");
+                              : "a scenario is a set of `key: value` lines; see "
+                                "scenarios/baseline_2026.yaml for a complete example");
+    ld.fail();
+  }
+  if (root["base"] && root["parameters"] && !root["labs"]) {
+    ld.error(root["base"], "base", "expected a scenario, found a sweep file (base, parameters)",
+             "run a sweep with `talentsim sweep FILE`; a sweep's base is a scenario");
     ld.fail();
   }
   ld.check_map(root, "", kTopKeys, "a mapping");
@@ -172,7 +180,8 @@ Scenario build(Loader& ld, const YAML::Node& root) {
     const std::string t = n.IsScalar() ? n.Scalar() : "";
     const auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
     if (!n.IsScalar() || ec != std::errc{} || ptr != t.data() + t.size() || t.empty())
-      ld.expected(n, "seed", "a whole number from 0 to 18446744073709551615");
+      ld.expected(n, "seed", "a whole number from 0 to 18446744073709551615",
+                  "any whole number works as a seed, for example 2026");
     else
       s.seed = v;
   }
@@ -195,7 +204,7 @@ Scenario build(Loader& ld, const YAML::Node& root) {
   std::vector<std::string> tier_names;
   if (root["tiers"]) {
     const YAML::Node tiers = root["tiers"];
-    if (!tiers.IsSequence() || tiers.size() == 0) {
+    if (tiers.IsNull() || (tiers.IsSequence() && tiers.size() == 0)) {  // else for_each_item
       ld.expected(tiers, "tiers", "a list of at least one tier, lowest first",
                   "for example:\n    tiers:\n      - {name: junior, search_rate: 0.3, "
                   "reputation: {median: 1, sigma: 0.5}}");
@@ -277,8 +286,10 @@ Scenario build(Loader& ld, const YAML::Node& root) {
 
   // Labs.
   std::vector<std::string> lab_names;
-  if (root["labs"] && (!root["labs"].IsSequence() || root["labs"].size() == 0))
-    ld.expected(root["labs"], "labs", "a list of at least one lab");
+  if (root["labs"] && (root["labs"].IsNull() ||  // other kinds: for_each_item
+                       (root["labs"].IsSequence() && root["labs"].size() == 0)))
+    ld.expected(root["labs"], "labs", "a list of at least one lab",
+                "for example:\n    labs:\n      - {name: A, comp: {junior: 300K, star: 2M}}");
   for_each_item(ld, root, "labs", [&](const YAML::Node& n, const std::string& p) {
     Lab lab;
     lab.headcount.assign(s.tiers.size(), 0);
@@ -299,9 +310,11 @@ Scenario build(Loader& ld, const YAML::Node& root) {
       auto per_tier = [&](const char* key, auto&& read) {
         const YAML::Node map = n[key];
         const std::string mp = p + "." + key;
-        if (!map) return;
+        if (!map || tier_names.empty()) return;  // no tiers: reported already
         if (!map.IsMap()) {
-          ld.expected(map, mp, "a mapping of tier names to values");
+          ld.expected(map, mp, "a mapping of tier names to values",
+                      fmt::format("one value per tier, for example {}: {{{}: ...}}", key,
+                                  tier_names.empty() ? "junior" : tier_names.front()));
           return;
         }
         std::set<std::string> seen;
@@ -383,7 +396,8 @@ Scenario build(Loader& ld, const YAML::Node& root) {
   std::map<int, std::string> founded;  // lab -> path of its found event
   for_each_item(ld, root, "events", [&](const YAML::Node& n, const std::string& p) {
     if (!n.IsMap()) {
-      ld.expected(n, p, "an event {date, type, ...}");
+      ld.expected(n, p, "an event {date, type, ...}",
+                  "for example - {date: 2026-03-01, type: raise, lab: A, amount: 1B}");
       return;
     }
     Event e;
@@ -547,13 +561,15 @@ Scenario build(Loader& ld, const YAML::Node& root) {
     if (const YAML::Node w = n["window"]) {
       const std::string wp = p + ".window";
       if (!w.IsSequence() || w.size() != 2) {
-        ld.expected(w, wp, "a list of two dates [from_date, to_date]");
+        ld.expected(w, wp, "a list of two dates [from_date, to_date]",
+                    "for example window: [2026-01-01, 2026-06-30]; a single day is [d, d]");
       } else {
         auto a = ld.date(w[0], wp + "[0]");
         auto b = ld.date(w[1], wp + "[1]");
         if (a && b && *b < *a)
           ld.error(w[1], wp + "[1]",
-                   fmt::format("expected a date on or after {}, found {}", to_iso(*a), to_iso(*b)));
+                   fmt::format("expected a date on or after {}, found {}", to_iso(*a), to_iso(*b)),
+                   "a window runs from its first date to its second: swap them");
         if (a && check_in_run(w[0], wp + "[0]", *a)) {
           q.window_from = *a;
           q.step_from = s.step_of(*a);
@@ -571,7 +587,8 @@ Scenario build(Loader& ld, const YAML::Node& root) {
                "for example `at_least: 2`");
     if (q.at_least && q.at_most && *q.at_most < *q.at_least)
       ld.error(n["at_most"], p + ".at_most",
-               fmt::format("expected at_most >= at_least ({}), found {}", *q.at_least, *q.at_most));
+               fmt::format("expected at_most >= at_least ({}), found {}", *q.at_least, *q.at_most),
+               "no outcome can be both; swap the bounds, or drop one of them");
     s.questions.push_back(q);
   });
   return s;

@@ -27,7 +27,9 @@ const std::vector<std::pair<std::string, DesignKind>> kDesigns = {
 // A number as a parameter takes it: plain, or money ("8M", "$1.5B").
 std::optional<double> number(Loader& ld, const YAML::Node& n, const std::string& path) {
   if (!n.IsScalar() || is_nan_or_inf(n.Scalar()) || !parse_money(n.Scalar())) {
-    ld.expected(n, path, "a finite number (money may use K, M, B or T, as in 8M)");
+    ld.expected(n, path, "a finite number (money may use K, M, B or T, as in 8M)",
+                "write a plain number such as 0.5, or money such as 8M; NaN and infinity are not "
+                "allowed");
     return std::nullopt;
   }
   return parse_money(n.Scalar());
@@ -255,6 +257,12 @@ LoadedSweep load_sweep_file(const std::filesystem::path& path) {
                 "see scenarios/sweeps/ for examples");
     ld.fail();
   }
+  if (root["labs"] && !root["parameters"]) {
+    ld.error(root["labs"], "labs", "expected a sweep file, found a scenario (labs, no parameters)",
+             "run a scenario with `talentsim run FILE`; to sweep it, name it as `base:` in a sweep "
+             "file (see scenarios/sweeps/)");
+    ld.fail();
+  }
   ld.check_map(root, "", kSweepKeys, "a sweep");
   ld.require(root, "", "base", "the scenario to sweep, relative to this file");
   ld.require(root, "", "design", "grid, random, lhs or sobol");
@@ -284,25 +292,30 @@ LoadedSweep load_sweep_file(const std::filesystem::path& path) {
     }
   }
 
+  bool design_ok = false;  // the design is known, so its own rules apply
   if (root["design"]) {
     const YAML::Node d = root["design"];
     const auto it = std::find_if(kDesigns.begin(), kDesigns.end(), [&](const auto& k) {
       return d.IsScalar() && k.first == d.Scalar();
     });
+    std::vector<std::string> names;
+    for (const auto& k : kDesigns) names.push_back(k.first);
     if (it == kDesigns.end())
-      ld.expected(d, "design", "grid, random, lhs or sobol");
+      ld.expected(d, "design", "grid, random, lhs or sobol",
+                  suggestion(d.IsScalar() ? d.Scalar() : "", names, "designs: "));
     else
       spec.design = it->second;
+    design_ok = it != kDesigns.end();
   }
   const bool grid = spec.design == DesignKind::Grid;
-  if (root["samples"]) {
-    if (grid && root["design"])
+  if (root["samples"] && design_ok) {  // whether samples belong depends on the design
+    if (grid)
       ld.error(root["samples"], "samples",
                "a grid takes no samples: its points are every combination of the levels",
                "remove samples, or choose design: random, lhs or sobol");
     else if (auto n = ld.integer(root["samples"], "samples", 1, 100000000))
       spec.samples = static_cast<std::size_t>(*n);
-  } else if (!grid && root["design"]) {
+  } else if (!root["samples"] && !grid && design_ok) {
     ld.error(root, "samples", "missing required key \"samples\" (points of the design)",
              spec.design == DesignKind::Sobol
                  ? "add `samples: 256`; a Sobol design runs samples x (parameters + 2) points"
@@ -337,6 +350,7 @@ LoadedSweep load_sweep_file(const std::filesystem::path& path) {
     if (p.path.empty()) continue;
     const YAML::Node n = root["parameters"][i];
     const std::string at = fmt::format("parameters[{}]", i);
+    if (!design_ok) continue;
     if (grid && p.values.empty() && p.levels == 0)
       ld.error(n, at, "a grid needs the levels of each parameter",
                "add `levels: 5` (evenly spaced from min to max) or list `values: [...]`");

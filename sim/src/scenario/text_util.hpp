@@ -43,6 +43,41 @@ inline std::optional<double> parse_real(const std::string& raw) {
   return v;
 }
 
+// Offset of the first byte that does not begin a valid UTF-8 character, or
+// npos. Overlong forms, surrogates, code points above U+10FFFF and the
+// noncharacters (U+FDD0..U+FDEF, U+xFFFE, U+xFFFF) count as invalid: yaml-cpp
+// reads such bytes as they are but writes each as U+FFFD when it re-emits a
+// scenario (the text as run with --set), which would then be another one.
+inline std::size_t invalid_utf8(const std::string& text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    // The lead byte gives the length n and the smallest code point of that
+    // length (anything less is an overlong form).
+    const std::size_t n = (c & 0xE0) == 0xC0   ? 2
+                          : (c & 0xF0) == 0xE0 ? 3
+                          : (c & 0xF8) == 0xF0 ? 4
+                                               : 0;
+    if (n == 0 || text.size() - i < n) return i;
+    const char32_t min = n == 2 ? 0x80 : n == 3 ? 0x800 : 0x10000;
+    char32_t cp = c & (0x7F >> n);
+    for (std::size_t k = 1; k < n; ++k) {
+      const auto t = static_cast<unsigned char>(text[i + k]);
+      if ((t & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (t & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ||
+        (cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE)
+      return i;
+    i += n;
+  }
+  return std::string::npos;
+}
+
 inline std::string join(const std::string& path, const std::string& key) {
   return path.empty() ? key : path + "." + key;
 }

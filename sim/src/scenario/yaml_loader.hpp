@@ -4,6 +4,7 @@
 // offending line quoted. Private to talentsim_scenario.
 #pragma once
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -49,6 +50,14 @@ inline std::string read_input_file(const std::filesystem::path& path, const std:
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
+// A scalar's text for a message: long ones (a 400-digit number, a line of
+// garbage) are cut, the excerpt under the message shows where.
+inline std::string shown(const std::string& text) {
+  constexpr std::size_t kMax = 40;
+  if (text.size() <= kMax) return text;
+  return fmt::format("{}... ({} characters)", text.substr(0, kMax), text.size());
+}
+
 // What a node looks like, for "found ..." in messages.
 inline std::string describe(const YAML::Node& n) {
   switch (n.Type()) {
@@ -59,7 +68,7 @@ inline std::string describe(const YAML::Node& n) {
     case YAML::NodeType::Map:
       return n.size() ? "a mapping" : "an empty mapping";
     case YAML::NodeType::Scalar:
-      return fmt::format("\"{}\"", n.Scalar());
+      return fmt::format("\"{}\"", shown(n.Scalar()));
     default:
       return "an undefined value";
   }
@@ -82,6 +91,14 @@ struct Range {
     if (lo == -kInf) return fmt::format("a number {} {}", hi_open ? "<" : "<=", format_number(hi));
     return fmt::format("a number in {}{}, {}{}", lo_open ? "(" : "[", format_number(lo),
                        format_number(hi), hi_open ? ")" : "]");
+  }
+  // How to write a value that fits, for the hint.
+  std::string hint() const {
+    if (lo == 0 && hi == 1 && !lo_open && !hi_open)
+      return "use a share from 0 (none) to 1 (all), for example 0.5";
+    if (lo == 0 && hi == kInf)
+      return lo_open ? "use a number above 0, for example 1" : "use 0 or a positive number";
+    return "write an ordinary number, for example 0.5";
   }
 };
 constexpr Range kAny{};
@@ -108,14 +125,50 @@ class Loader {
   bool has_errors() const { return !diagnostics_.empty(); }
 
   YAML::Node parse(const std::string& text) {
+    if (const std::size_t bad = invalid_utf8(text); bad != std::string::npos) {
+      Diagnostic d;
+      d.file = source_;
+      const std::size_t line_start = bad == 0 ? 0 : text.rfind('\n', bad - 1) + 1;
+      d.line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + bad, '\n'));
+      d.column = 1 + static_cast<int>(bad - line_start);
+      d.message = fmt::format(
+          "expected UTF-8 text, found the byte 0x{:02X}, which does not begin a valid UTF-8 "
+          "character",
+          static_cast<unsigned char>(text[bad]));
+      d.hint =
+          "save the file as UTF-8; Unicode noncharacters (U+FFFE, U+FDD0...) are not allowed "
+          "either";
+      d.excerpt = excerpt(d.line);
+      diagnostics_.push_back(std::move(d));
+      fail();
+    }
+    check_control_characters(text);
+    YAML::Node root;
     try {
-      return YAML::Load(text);
+      root = YAML::Load(text);
+    } catch (const YAML::DeepRecursion& e) {
+      // yaml-cpp refuses to recurse deeper than it can afford; say so.
+      Diagnostic d;
+      d.file = source_;
+      d.line = e.mark.line + 1;
+      d.column = e.mark.column + 1;
+      d.message =
+          "expected a few levels of lists and mappings, found them nested too deeply to read "
+          "(hundreds of levels)";
+      if (d.line > static_cast<int>(lines_.size())) d.message += " (at the end of the file)";
+      d.hint =
+          "scenarios and sweeps nest only a few levels (labs[0].comp.star); look for brackets "
+          "opened and never closed, or indentation that keeps growing";
+      d.excerpt = excerpt(d.line);
+      diagnostics_.push_back(std::move(d));
+      fail();
     } catch (const YAML::ParserException& e) {
       Diagnostic d;
       d.file = source_;
       d.line = e.mark.line + 1;
       d.column = e.mark.column + 1;
       d.message = fmt::format("this is not valid YAML: {}", e.msg);
+      if (d.line > static_cast<int>(lines_.size())) d.message += " (at the end of the file)";
       d.hint = "check indentation, a missing ':' or an unclosed quote or bracket near here";
       if (e.msg.find("flow") != std::string::npos)
         d.hint +=
@@ -125,6 +178,8 @@ class Loader {
       diagnostics_.push_back(std::move(d));
       fail();
     }
+    check_quotes_closed(root, text);
+    return root;
   }
 
   // Applies one --set, recording the node it placed so errors can point at it.
@@ -133,6 +188,19 @@ class Loader {
       diagnostics_.push_back(Diagnostic{
           .file = "--set " + o.text(), .path = o.path, .message = message, .hint = hint});
     };
+    if (invalid_utf8(o.path) != std::string::npos || invalid_utf8(o.value) != std::string::npos) {
+      report("expected UTF-8 text, found bytes that are not valid UTF-8",
+             "check the terminal's or the script's encoding; Unicode noncharacters (U+FFFE, "
+             "U+FDD0...) are not allowed either");
+      return;
+    }
+    const std::string both = o.path + o.value;
+    if (const auto c = std::find_if(both.begin(), both.end(), is_control); c != both.end()) {
+      report(fmt::format("expected text, found the control character 0x{:02X}",
+                         static_cast<unsigned char>(*c)),
+             "remove it; check the quoting of the command line or script");
+      return;
+    }
     const auto segments = split_path(o.path);
     if (!segments) {
       report(fmt::format("expected a key path like market.star_magnet or events[3].amount, found "
@@ -151,6 +219,7 @@ class Loader {
     } catch (const YAML::Exception&) {
       value = YAML::Node(o.value);
     }
+    if (value.IsNull()) value = YAML::Node(o.value);  // "~", "null", "&x": take the text
     if (!value.IsScalar()) {
       report(fmt::format("expected a single value (--set replaces one scalar), found {}",
                          describe(value)),
@@ -196,7 +265,14 @@ class Loader {
         }
       } else if (cur.IsMap() || cur.IsNull()) {
         if (seg.index) {
-          report(fmt::format("{} is not a list, so [{}] does not apply", where, *seg.index), "");
+          const std::string key = cur.IsMap() && cur.size() && cur.begin()->first.IsScalar()
+                                      ? cur.begin()->first.Scalar()
+                                      : "key";
+          report(fmt::format("{} is not a list, so [{}] does not apply",
+                             where.empty() ? "the scenario" : where, *seg.index),
+                 where.empty() ? fmt::format("start with a key, for example {}", key)
+                               : fmt::format("pick a key of {} with '.', for example {}.{}", where,
+                                             where, key));
           return;
         }
         if (last) {
@@ -207,7 +283,8 @@ class Loader {
           cur.reset(next);
         }
       } else {
-        report(fmt::format("{} is a single value, so it has no key \"{}\"", where, seg.text), "");
+        report(fmt::format("{} is a single value, so it has no key \"{}\"", where, seg.text),
+               fmt::format("set it as a whole: --set {}=VALUE", where));
         return;
       }
       where = here;
@@ -261,7 +338,8 @@ class Loader {
       const YAML::Node located = key.Mark().line >= 0 ? key : YAML::Node(it->second);
       const std::string key_path = join(path, name);
       if (!key.IsScalar()) {
-        error(located, path, fmt::format("expected a key name, found {}", describe(key)));
+        error(located, path, fmt::format("expected a key name, found {}", describe(key)),
+              "a key is a plain name followed by ':', for example star_magnet: 0.5");
         continue;
       }
       if (!seen.insert(name).second) {
@@ -287,27 +365,31 @@ class Loader {
 
   std::optional<double> real(const YAML::Node& n, const std::string& path, Range range = kAny) {
     if (!n.IsScalar() || is_quoted(n)) {
-      expected(n, path, range.text(), is_quoted(n) ? "write the number without quotes" : "");
+      expected(n, path, range.text(),
+               is_quoted(n) ? "write the number without quotes"
+                            : "write a single plain number here, for example 0.5");
       return std::nullopt;
     }
     const std::string text = n.Scalar();
     if (is_nan_or_inf(text)) {
-      error(n, path,
-            fmt::format("expected {}, found {} (not a finite number)", range.text(), text));
+      error(n, path, fmt::format("expected {}, found {} (not a finite number)", range.text(), text),
+            "NaN and infinity are not allowed; " + range.hint());
       return std::nullopt;
     }
     const auto v = parse_real(text);
     if (!v) {
-      expected(n, path, range.text());
+      expected(n, path, range.text(), "write digits, without units or words, for example 0.5");
       return std::nullopt;
     }
     if (!std::isfinite(*v)) {
-      error(n, path,
-            fmt::format("expected {}, found {} (too large to represent)", range.text(), text));
+      error(
+          n, path,
+          fmt::format("expected {}, found {} (too large to represent)", range.text(), shown(text)),
+          "check for extra digits or a misplaced exponent");
       return std::nullopt;
     }
     if (!range.contains(*v)) {
-      error(n, path, fmt::format("expected {}, found {}", range.text(), text));
+      error(n, path, fmt::format("expected {}, found {}", range.text(), text), range.hint());
       return std::nullopt;
     }
     return v;
@@ -318,15 +400,23 @@ class Loader {
     const std::string what = hi == std::numeric_limits<std::int64_t>::max()
                                  ? fmt::format("a whole number >= {}", lo)
                                  : fmt::format("a whole number from {} to {}", lo, hi);
+    const std::string largest = hint.empty() && hi != std::numeric_limits<std::int64_t>::max()
+                                    ? fmt::format("the largest accepted is {}", hi)
+                                : hint.empty() ? "check for extra digits"
+                                               : hint;
     if (!n.IsScalar() || is_quoted(n)) {
-      expected(n, path, what, hint);
+      expected(n, path, what,
+               !hint.empty()  ? hint
+               : is_quoted(n) ? "write the number without quotes"
+                              : fmt::format("write a single whole number here, for example {}",
+                                            std::max<std::int64_t>(lo, 1)));
       return std::nullopt;
     }
     std::int64_t v = 0;
     const std::string& text = n.Scalar();
     const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
     if (ec == std::errc::result_out_of_range) {
-      error(n, path, fmt::format("expected {}, found {} (too large)", what, text), hint);
+      error(n, path, fmt::format("expected {}, found {} (too large)", what, shown(text)), largest);
       return std::nullopt;
     }
     if (ec != std::errc{} || ptr != text.data() + text.size()) {
@@ -335,12 +425,19 @@ class Loader {
       if (r && std::isfinite(*r) && std::floor(*r) == *r && std::abs(*r) < 9.0e18) {
         v = static_cast<std::int64_t>(*r);
       } else {
-        expected(n, path, what, hint);
+        expected(n, path, what,
+                 !hint.empty() ? hint
+                 : r && std::isfinite(*r) && std::floor(*r) == *r
+                     ? largest
+                     : "write a whole number with digits only, without a decimal point or units");
         return std::nullopt;
       }
     }
     if (v < lo || v > hi) {
-      error(n, path, fmt::format("expected {}, found {}", what, text), hint);
+      error(n, path, fmt::format("expected {}, found {}", what, shown(text)),
+            !hint.empty() ? hint
+            : v < lo      ? fmt::format("the smallest accepted is {}", lo)
+                          : largest);
       return std::nullopt;
     }
     return v;
@@ -351,14 +448,25 @@ class Loader {
         "an amount of money (a number, or text like \"950B\", \"$1.5M\", "
         "\"400K\")";
     if (!n.IsScalar()) {
-      expected(n, path, what);
+      expected(n, path, what, "write a single amount here, for example 1.5M");
       return std::nullopt;
     }
     if (is_nan_or_inf(n.Scalar())) {
-      error(n, path, fmt::format("expected {}, found {} (not a finite number)", what, n.Scalar()));
+      error(n, path, fmt::format("expected {}, found {} (not a finite number)", what, n.Scalar()),
+            "NaN and infinity are not allowed; write an amount such as 950B");
       return std::nullopt;
     }
     const auto v = parse_money(n.Scalar());
+    std::string digits = trim(n.Scalar());  // without '$' and suffix: a number too large?
+    if (!digits.empty() && digits.front() == '$') digits.erase(0, 1);
+    if (!digits.empty() && std::string("KkMmBbTt").find(digits.back()) != std::string::npos)
+      digits.pop_back();
+    if (!v && parse_real(digits)) {
+      error(n, path,
+            fmt::format("expected {}, found {} (too large to represent)", what, shown(n.Scalar())),
+            "check for extra digits or a misplaced exponent");
+      return std::nullopt;
+    }
     if (!v) {
       expected(n, path, what, "use digits with an optional '$' and one suffix K, M, B or T");
       return std::nullopt;
@@ -366,7 +474,9 @@ class Loader {
     if (!range.contains(*v)) {
       error(n, path,
             fmt::format("expected {} amount, found {}",
-                        range.lo_open ? "a positive" : "a non-negative", n.Scalar()));
+                        range.lo_open ? "a positive" : "a non-negative", n.Scalar()),
+            range.lo_open ? "an amount here must be above 0, for example 300K"
+                          : "use 0 for none, or an amount such as 1.5B");
       return std::nullopt;
     }
     return v;
@@ -375,7 +485,10 @@ class Loader {
   std::optional<std::string> text(const YAML::Node& n, const std::string& path,
                                   bool non_empty = true) {
     if (!n.IsScalar() || (non_empty && trim(n.Scalar()).empty())) {
-      expected(n, path, non_empty ? "a non-empty text" : "a text");
+      expected(n, path, non_empty ? "a non-empty text" : "a text",
+               n.IsScalar() ? "write a short text after the ':'"
+                            : "write plain text; quote it if it holds ':', '#', '[' or '{', for "
+                              "example \"a [draft]\"");
       return std::nullopt;
     }
     return n.Scalar();
@@ -394,7 +507,7 @@ class Loader {
       if (v == "true" || v == "True" || v == "TRUE" || v == "yes") return true;
       if (v == "false" || v == "False" || v == "FALSE" || v == "no") return false;
     }
-    expected(n, path, "true or false");
+    expected(n, path, "true or false", "write true or false, without quotes");
     return std::nullopt;
   }
 
@@ -402,13 +515,16 @@ class Loader {
   std::optional<int> lookup(const YAML::Node& n, const std::string& path,
                             const std::vector<std::string>& names, const std::string& kind) {
     if (!n.IsScalar()) {
-      expected(n, path, fmt::format("the name of a {}", kind));
+      expected(n, path, fmt::format("the name of a {}", kind),
+               fmt::format("write one {} name here", kind));
       return std::nullopt;
     }
     const auto it = std::find(names.begin(), names.end(), n.Scalar());
     if (it == names.end()) {
       error(n, path, fmt::format("unknown {} \"{}\"", kind, n.Scalar()),
-            suggestion(n.Scalar(), names, fmt::format("{}s in this scenario: ", kind)));
+            names.empty()
+                ? fmt::format("this scenario declares no {0}s; add it under `{0}s:` first", kind)
+                : suggestion(n.Scalar(), names, fmt::format("{}s in this scenario: ", kind)));
       return std::nullopt;
     }
     return static_cast<int>(it - names.begin());
@@ -423,7 +539,8 @@ class Loader {
       return out;
     }
     if (!n.IsSequence()) {
-      expected(n, path, fmt::format("a list of {} names", kind));
+      expected(n, path, fmt::format("a list of {} names", kind),
+               fmt::format("for example [{}]", names.empty() ? kind : names.front()));
       return out;
     }
     for (std::size_t i = 0; i < n.size(); ++i) {
@@ -442,6 +559,86 @@ class Loader {
   const std::vector<SetEntry>& sets() const { return sets_; }
 
  private:
+  // YAML allows no control characters but tab and line breaks.
+  static bool is_control(char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f;
+  }
+
+  // A NUL or an escape byte means a binary file (or a damaged one).
+  void check_control_characters(const std::string& text) {
+    const auto bad = std::find_if(text.begin(), text.end(), is_control);
+    if (bad == text.end()) return;
+    const std::size_t at = static_cast<std::size_t>(bad - text.begin());
+    const std::size_t line_start = at == 0 ? 0 : text.rfind('\n', at - 1) + 1;  // npos + 1 = 0
+    Diagnostic d;
+    d.file = source_;
+    d.line = 1 + static_cast<int>(std::count(text.begin(), bad, '\n'));
+    d.column = 1 + static_cast<int>(at - line_start);
+    d.message = fmt::format("expected YAML text, found the control character 0x{:02X}",
+                            static_cast<unsigned char>(*bad));
+    d.hint =
+        "this looks like a binary or damaged file: check that it is the scenario you meant (not "
+        "a results .h5 file), or delete the stray character";
+    d.excerpt = excerpt(d.line);
+    diagnostics_.push_back(std::move(d));
+    fail();
+  }
+
+  // yaml-cpp 0.7 lets a quote that is never closed run to the end of the
+  // file, swallowing every key after it. Finds such a quote.
+  void check_quotes_closed(const YAML::Node& root, const std::string& text) {
+    const std::size_t bom = text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0;
+    std::vector<std::pair<YAML::Node, std::string>> todo{{root, ""}};  // node, key path
+    std::set<std::pair<int, int>> seen;  // collections, by position: aliases may recurse
+    while (!todo.empty()) {
+      const auto [n, path] = todo.back();
+      todo.pop_back();
+      if (n.IsMap() || n.IsSequence()) {
+        if (!seen.insert({n.Mark().line, n.Mark().column}).second) continue;
+        std::size_t i = 0;
+        for (auto it = n.begin(); it != n.end(); ++it, ++i) {
+          if (n.IsMap()) {
+            todo.emplace_back(it->first, path);
+            todo.emplace_back(it->second,
+                              join(path, it->first.IsScalar() ? it->first.Scalar() : "?"));
+          } else {
+            todo.emplace_back(*it, fmt::format("{}[{}]", path, i));
+          }
+        }
+        continue;
+      }
+      const YAML::Mark m = n.Mark();
+      if (!n.IsScalar() || !is_quoted(n) || m.line < 0 || m.line >= static_cast<int>(lines_.size()))
+        continue;
+      std::size_t col = static_cast<std::size_t>(m.column) + (m.line == 0 ? bom : 0);
+      const std::string& first = lines_[static_cast<std::size_t>(m.line)];
+      if (col >= first.size() || (first[col] != '"' && first[col] != '\'')) continue;
+      const char quote = first[col];
+      bool closed = false;
+      for (std::size_t l = static_cast<std::size_t>(m.line); l < lines_.size() && !closed; ++l) {
+        const std::string& line = lines_[l];
+        for (std::size_t i = l == static_cast<std::size_t>(m.line) ? col + 1 : 0;
+             i < line.size() && !closed; ++i) {
+          if (quote == '"' && line[i] == '\\')
+            ++i;  // an escape
+          else if (line[i] == quote && quote == '\'' && i + 1 < line.size() && line[i + 1] == '\'')
+            ++i;  // '' is a quote inside '...'
+          else if (line[i] == quote)
+            closed = true;
+        }
+      }
+      if (closed) continue;
+      error(n, path,
+            fmt::format("expected a closing {} for the text that starts here, found the end of "
+                        "the file",
+                        quote),
+            fmt::format("close the quote: everything after an unclosed {} is read as one text",
+                        quote));
+      fail();
+    }
+  }
+
   std::string excerpt(int line) const {
     if (line >= 1 && line <= static_cast<int>(lines_.size())) return lines_[line - 1];
     return "";
