@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cctype>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -94,11 +95,16 @@ void add_execution_options(CLI::App* cmd, RunArgs& a) {
   cmd->add_flag("--force", a.force,
                 "replace an existing results file and discard an interrupted run's work");
   cmd->add_flag("--quiet", a.quiet, "no progress output");
+  cmd->add_flag("--no-resource-check", a.no_resource_check,
+                "run even if the memory or disk it needs looks larger than what there is");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Past a file size limit (ulimit -f), writes fail with EFBIG and are
+  // reported like a full disk, instead of SIGXFSZ killing the process.
+  std::signal(SIGXFSZ, SIG_IGN);
   std::string command_line;
   for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + shell_quote(argv[i]);
 

@@ -13,12 +13,14 @@
 #include <optional>
 #include <variant>
 
+#include "capacity.hpp"
 #include "cli.hpp"
 #include "journal.hpp"
 #include "talentsim/ensemble.hpp"
 #include "talentsim/errors.hpp"
 #include "talentsim/model.hpp"
 #include "talentsim/report.hpp"
+#include "talentsim/resources.hpp"
 #include "talentsim/results_file.hpp"
 #include "talentsim/rng.hpp"
 #include "talentsim/scenario_loader.hpp"
@@ -148,6 +150,19 @@ std::string fingerprint(const std::vector<Part>& parts) {
   for (const Part& p : parts)
     text += fmt::format("{}\n{}\n{}\n", p.meta.seed, p.meta.replicates, p.meta.scenario_text);
   return fmt::format("{:016x}", identity_hash(text));
+}
+
+// Refuses, before any model is built, a run the machine cannot hold.
+void check_run_capacity(const std::vector<const Scenario*>& scenarios, const fs::path& destination,
+                        const RunArgs& a) {
+  if (a.no_resource_check) return;
+  const int threads = a.threads > 0 ? a.threads : hardware_threads();
+  check_capacity(CapacityRequest{.estimate = estimate_run(scenarios, threads),
+                                 .destination = destination,
+                                 .input = a.common.scenario,
+                                 .replicates_option = "-r {}",
+                                 .replicates = scenarios[0]->replicates,
+                                 .threads = threads});
 }
 
 // Replicates kept in the journal, by row.
@@ -314,6 +329,7 @@ int run_command(const RunArgs& a, const std::string& command_line, const std::at
   apply_size(s, a);
   const auto destination = destination_for(a, file_stem(s.name));
   const auto t0 = std::chrono::steady_clock::now();
+  check_run_capacity({&s}, destination, a);
   const Model model(s);
   std::vector<Part> parts{Part{&model, run_metadata(s, command_line), ""}};
   auto result = simulate(parts, destination, a, command_line, stop);
@@ -344,6 +360,7 @@ int compare_command(const RunArgs& a, const std::string& whatif_path,
   const auto destination =
       destination_for(a, file_stem(base.name) + "_vs_" + file_stem(whatif.name));
   const auto t0 = std::chrono::steady_clock::now();
+  check_run_capacity({&base, &whatif}, destination, a);
   const Model base_model(base), whatif_model(whatif);
   std::vector<Part> parts{Part{&base_model, run_metadata(base, command_line), "baseline "},
                           Part{&whatif_model, run_metadata(whatif, command_line), "what-if "}};

@@ -30,6 +30,7 @@ struct RunArgs {
   bool resume = false;
   bool force = false;
   bool quiet = false;
+  bool no_resource_check = false;
 };
 
 // The scenario file with its --set overrides applied. Throws InputError.

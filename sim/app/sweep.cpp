@@ -24,12 +24,14 @@
 #include <optional>
 #include <sstream>
 
+#include "capacity.hpp"
 #include "cli.hpp"
 #include "journal.hpp"
 #include "talentsim/ensemble.hpp"
 #include "talentsim/errors.hpp"
 #include "talentsim/model.hpp"
 #include "talentsim/report.hpp"
+#include "talentsim/resources.hpp"
 #include "talentsim/rng.hpp"
 #include "talentsim/sweep.hpp"
 #include "talentsim/sweep_file.hpp"
@@ -235,6 +237,8 @@ CLI::App* add_sweep_command(CLI::App& app, SweepArgs& a) {
   cmd->add_flag("--force", a.force,
                 "replace an existing results file and discard an interrupted sweep's work");
   cmd->add_flag("--quiet", a.quiet, "no progress output");
+  cmd->add_flag("--no-resource-check", a.no_resource_check,
+                "run even if the memory or disk it needs looks larger than what there is");
   return cmd;
 }
 
@@ -248,6 +252,18 @@ int run_sweep(const SweepArgs& a, const std::string& command_line, const std::at
     std::cerr << fmt::format("talentsim: stopped by {} before the first point; nothing was kept\n",
                              signal_name(stop.load()));
     return signal_exit_code(stop.load());
+  }
+  if (!a.no_resource_check) {
+    const int threads = a.threads > 0 ? a.threads : hardware_threads();
+    check_capacity(CapacityRequest{
+        .estimate = estimate_sweep(s.base, static_cast<std::int64_t>(s.design.points),
+                                   s.spec.replicates, s.spec.full, threads),
+        .destination = destination,
+        .input = a.sweep,
+        .replicates_option = "replicates: {} in the sweep file",
+        .smaller_output = s.spec.full ? "`output: summary` keeps only the summaries; " : "",
+        .replicates = s.spec.replicates,
+        .threads = threads});
   }
   Journal log(JournalRequest{.destination = destination,
                              .fingerprint = fingerprint(s),
@@ -299,6 +315,15 @@ int run_sweep(const SweepArgs& a, const std::string& command_line, const std::at
   std::vector<std::size_t> todo;
   for (std::size_t p = 0; p < P; ++p)
     if (!done[p]) todo.push_back(p);
+  // Work that failed (a full disk, say) leaves the finished points for --resume.
+  const auto kept_note = [&](const RunError& e) {
+    std::size_t kept = 0;
+    for (char d : done) kept += d;
+    return RunError(fmt::format(
+        "{}\n  {} of {} points are kept in {}; once the problem is fixed, run the same command "
+        "with --resume to finish",
+        e.what(), kept, P, journal.string()));
+  };
   std::size_t finished = already;
   try {
     for (std::size_t b = 0; b < todo.size(); b += batch_size) {
@@ -348,6 +373,9 @@ int run_sweep(const SweepArgs& a, const std::string& command_line, const std::at
         "  to finish, run the same command with --resume\n",
         signal_name(stop.load()), kept, P, journal.string());
     return signal_exit_code(stop.load());
+  } catch (const RunError& e) {
+    progress.finish();
+    throw kept_note(e);
   }
   progress.finish();
 
@@ -376,66 +404,70 @@ int run_sweep(const SweepArgs& a, const std::string& command_line, const std::at
   // Mean and sum of squared deviations (Welford) of the split-half
   // differences across points, per output.
   std::vector<double> split, split_mean(Q + L, 0.0), split_m2(Q + L, 0.0);
-  SweepWriter writer(destination, fm, shape, a.force);
-  for (std::size_t p = 0; p < P; ++p) {
-    const fs::path rec = record_path(journal, p);
-    auto reps = decode_point(read_file(rec), static_cast<std::int64_t>(p), R, shape, s.spec.full);
-    if (!reps)
-      throw RunError(fmt::format(
-          "{} changed while the sweep was being written; rerun with --resume", rec.string()));
-    for (const auto& r : *reps) writer.write(static_cast<std::int64_t>(p), r);
-    // The point's own questions when their bounds are swept.
-    RunMetadata point_meta;
-    if (sweeps_questions) {
-      point_meta = run_metadata(load_point(s.spec, s.design, p), meta.command_line);
-      point_meta.replicates = R;
-    }
-    const PointSummary sum =
-        summarize_point(sweeps_questions ? point_meta : meta, shape, *reps, split);
-    writer.write_summary(static_cast<std::int64_t>(p), sum);
-    for (std::size_t q = 0; q < Q; ++q) outputs[p * (Q + L) + q] = sum.question_probability[q];
-    for (std::size_t l = 0; l < L; ++l) outputs[p * (Q + L) + Q + l] = sum.headcount_mean[l];
-    for (std::size_t o = 0; o < Q + L; ++o) {
-      const double delta = split[o] - split_mean[o];
-      split_mean[o] += delta / static_cast<double>(p + 1);
-      split_m2[o] += delta * (split[o] - split_mean[o]);
-    }
-  }
-  // The noise part of an output's variance across points. With common
-  // random numbers a point's error e(x) is correlated across points, so
-  // p (1 - p) / R would overstate it; the two halves' errors are
-  // independent, so Var_x(e) = Var_x(first half - second half) h / (2 R).
-  const auto noise_variance = [&](std::size_t o) {
-    if (P < 2 || R < 2) return static_cast<double>(NAN);
-    const double var = split_m2[o] / static_cast<double>(P - 1);
-    return std::max(0.0, var) * static_cast<double>(R / 2) / (2 * static_cast<double>(R));
-  };
-  if (s.spec.design == DesignKind::Sobol) {
-    SensitivityTable t;
-    for (const auto& q : meta.questions) t.outputs.push_back(q.id);
-    for (const auto& l : meta.lab_names) t.outputs.push_back("headcount[" + l + "]");
-    const std::size_t O = t.outputs.size(), D = s.spec.parameters.size();
-    for (auto* v : {&t.first, &t.first_low, &t.first_high, &t.total, &t.total_low, &t.total_high})
-      v->assign(D * O, 0);
-    t.resamples = s.spec.bootstrap;
-    const auto indices =
-        sobol_indices_each(outputs, O, s.design.base_samples, D, s.spec.bootstrap, s.spec.seed);
-    for (std::size_t o = 0; o < O; ++o) {
-      const SobolIndices& ix = indices[o];
-      t.output_variance.push_back(ix.variance);
-      t.output_noise_variance.push_back(noise_variance(o));
-      for (std::size_t d = 0; d < D; ++d) {
-        t.first[d * O + o] = ix.first[d].value;
-        t.first_low[d * O + o] = ix.first[d].low;
-        t.first_high[d * O + o] = ix.first[d].high;
-        t.total[d * O + o] = ix.total[d].value;
-        t.total_low[d * O + o] = ix.total[d].low;
-        t.total_high[d * O + o] = ix.total[d].high;
+  try {
+    SweepWriter writer(destination, fm, shape, a.force);
+    for (std::size_t p = 0; p < P; ++p) {
+      const fs::path rec = record_path(journal, p);
+      auto reps = decode_point(read_file(rec), static_cast<std::int64_t>(p), R, shape, s.spec.full);
+      if (!reps)
+        throw RunError(fmt::format(
+            "{} changed while the sweep was being written; rerun with --resume", rec.string()));
+      for (const auto& r : *reps) writer.write(static_cast<std::int64_t>(p), r);
+      // The point's own questions when their bounds are swept.
+      RunMetadata point_meta;
+      if (sweeps_questions) {
+        point_meta = run_metadata(load_point(s.spec, s.design, p), meta.command_line);
+        point_meta.replicates = R;
+      }
+      const PointSummary sum =
+          summarize_point(sweeps_questions ? point_meta : meta, shape, *reps, split);
+      writer.write_summary(static_cast<std::int64_t>(p), sum);
+      for (std::size_t q = 0; q < Q; ++q) outputs[p * (Q + L) + q] = sum.question_probability[q];
+      for (std::size_t l = 0; l < L; ++l) outputs[p * (Q + L) + Q + l] = sum.headcount_mean[l];
+      for (std::size_t o = 0; o < Q + L; ++o) {
+        const double delta = split[o] - split_mean[o];
+        split_mean[o] += delta / static_cast<double>(p + 1);
+        split_m2[o] += delta * (split[o] - split_mean[o]);
       }
     }
-    writer.write_sensitivity(t);
+    // The noise part of an output's variance across points. With common
+    // random numbers a point's error e(x) is correlated across points, so
+    // p (1 - p) / R would overstate it; the two halves' errors are
+    // independent, so Var_x(e) = Var_x(first half - second half) h / (2 R).
+    const auto noise_variance = [&](std::size_t o) {
+      if (P < 2 || R < 2) return static_cast<double>(NAN);
+      const double var = split_m2[o] / static_cast<double>(P - 1);
+      return std::max(0.0, var) * static_cast<double>(R / 2) / (2 * static_cast<double>(R));
+    };
+    if (s.spec.design == DesignKind::Sobol) {
+      SensitivityTable t;
+      for (const auto& q : meta.questions) t.outputs.push_back(q.id);
+      for (const auto& l : meta.lab_names) t.outputs.push_back("headcount[" + l + "]");
+      const std::size_t O = t.outputs.size(), D = s.spec.parameters.size();
+      for (auto* v : {&t.first, &t.first_low, &t.first_high, &t.total, &t.total_low, &t.total_high})
+        v->assign(D * O, 0);
+      t.resamples = s.spec.bootstrap;
+      const auto indices =
+          sobol_indices_each(outputs, O, s.design.base_samples, D, s.spec.bootstrap, s.spec.seed);
+      for (std::size_t o = 0; o < O; ++o) {
+        const SobolIndices& ix = indices[o];
+        t.output_variance.push_back(ix.variance);
+        t.output_noise_variance.push_back(noise_variance(o));
+        for (std::size_t d = 0; d < D; ++d) {
+          t.first[d * O + o] = ix.first[d].value;
+          t.first_low[d * O + o] = ix.first[d].low;
+          t.first_high[d * O + o] = ix.first[d].high;
+          t.total[d * O + o] = ix.total[d].value;
+          t.total_low[d * O + o] = ix.total[d].low;
+          t.total_high[d * O + o] = ix.total[d].high;
+        }
+      }
+      writer.write_sensitivity(t);
+    }
+    writer.commit();
+  } catch (const RunError& e) {
+    throw kept_note(e);
   }
-  writer.commit();
   log.remove();
 
   fmt::print("{}", format_sweep_text(read_sweep(destination, false)));

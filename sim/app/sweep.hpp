@@ -17,6 +17,7 @@ struct SweepArgs {
   bool resume = false;
   bool force = false;
   bool quiet = false;
+  bool no_resource_check = false;
 };
 
 CLI::App* add_sweep_command(CLI::App& app, SweepArgs& args);
