@@ -493,8 +493,10 @@ void Replicate::finish_step(int t) {
 // per-lab loops run 4 labs per instruction on AVX2 (150 -> 108 ns per
 // choice among 13 labs). Every lane does the same IEEE operations in the
 // same order as scalar code (no FMA contraction, sums in lab order), so
-// both versions give the same bits.
-#if defined(__x86_64__)
+// both versions give the same bits. Not under ThreadSanitizer: the
+// clone's resolver runs while the program is loaded, before TSan's runtime
+// is up, and its instrumented code crashes there.
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
 #define TALENTSIM_CLONES_FOR_AVX2 __attribute__((target_clones("avx2", "default")))
 #else
 #define TALENTSIM_CLONES_FOR_AVX2
