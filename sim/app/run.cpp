@@ -237,6 +237,7 @@ std::variant<std::vector<RunAccumulator>, int> simulate(std::vector<Part>& parts
   Kept kept;
   std::int64_t restored = 0;
   std::vector<RunAccumulator> accs;
+  bool interrupted = false;
   try {
     if (compare)
       writer.emplace(destination, parts[0].meta, parts[0].model->shape(), parts[1].meta,
@@ -255,7 +256,7 @@ std::variant<std::vector<RunAccumulator>, int> simulate(std::vector<Part>& parts
     for (std::size_t i = 0; i < parts.size(); ++i) {
       const Part& p = parts[i];
       accs.emplace_back(p.meta, p.model->shape());
-      EnsembleOptions options{.seed = p.meta.seed, .threads = a.threads};
+      EnsembleOptions options{.seed = p.meta.seed, .threads = a.threads, .stop = &stop};
       for (std::int64_t r = 0; r < p.meta.replicates; ++r)
         if (!writer->written(static_cast<int>(i), r)) options.only.push_back(r);
       if (options.only.empty()) continue;
@@ -274,13 +275,9 @@ std::variant<std::vector<RunAccumulator>, int> simulate(std::vector<Part>& parts
     }
     writer->commit();
   } catch (const Interrupted&) {
-    if (isatty(STDERR_FILENO) && !a.quiet) std::fprintf(stderr, "\n");
-    writer->store_pending();
-    std::cerr << fmt::format(
-        "talentsim: stopped by {}: {} of {} replicates are kept in {}\n"
-        "  to finish, run the same command with --resume\n",
-        signal_name(stop.load()), count(kept), total, journal.path().string());
-    return signal_exit_code(stop.load());
+    interrupted = true;
+  } catch (const EnsembleStopped&) {
+    interrupted = true;
   } catch (const std::exception& e) {
     // What is finished stays for --resume, unless there is nothing.
     try {
@@ -295,6 +292,15 @@ std::variant<std::vector<RunAccumulator>, int> simulate(std::vector<Part>& parts
         "{}\n  {} of {} replicates are kept in {}; once the problem is fixed, run the same "
         "command with --resume to finish",
         e.what(), n, total, journal.path().string()));
+  }
+  if (interrupted) {
+    if (isatty(STDERR_FILENO) && !a.quiet) std::fprintf(stderr, "\n");
+    writer->store_pending();
+    std::cerr << fmt::format(
+        "talentsim: stopped by {}: {} of {} replicates are kept in {}\n"
+        "  to finish, run the same command with --resume\n",
+        signal_name(stop.load()), count(kept), total, journal.path().string());
+    return signal_exit_code(stop.load());
   }
   journal.remove();
   if (restored == 0) return accs;

@@ -325,6 +325,7 @@ int run_sweep(const SweepArgs& a, const std::string& command_line, const std::at
         e.what(), kept, P, journal.string()));
   };
   std::size_t finished = already;
+  bool interrupted = false;
   try {
     for (std::size_t b = 0; b < todo.size(); b += batch_size) {
       if (stop.load() != 0) throw Interrupted{};
@@ -343,7 +344,8 @@ int run_sweep(const SweepArgs& a, const std::string& command_line, const std::at
       std::int64_t in_progress = 0;
       run_ensembles(
           pointers,
-          EnsembleOptions{.first = 0, .count = R, .seed = s.spec.seed, .threads = threads},
+          EnsembleOptions{
+              .first = 0, .count = R, .seed = s.spec.seed, .threads = threads, .stop = &stop},
           [&](std::size_t m, ReplicateResult&& r) {
             if (stop.load() != 0) throw Interrupted{};
             keep_for_file(r, s.spec.full);
@@ -364,7 +366,15 @@ int run_sweep(const SweepArgs& a, const std::string& command_line, const std::at
             progress(finished, in_progress);
           });
     }
+  } catch (const EnsembleStopped&) {
+    interrupted = true;
   } catch (const Interrupted&) {
+    interrupted = true;
+  } catch (const RunError& e) {
+    progress.finish();
+    throw kept_note(e);
+  }
+  if (interrupted) {
     progress.finish();
     std::size_t kept = 0;
     for (char d : done) kept += d;
@@ -373,9 +383,6 @@ int run_sweep(const SweepArgs& a, const std::string& command_line, const std::at
         "  to finish, run the same command with --resume\n",
         signal_name(stop.load()), kept, P, journal.string());
     return signal_exit_code(stop.load());
-  } catch (const RunError& e) {
-    progress.finish();
-    throw kept_note(e);
   }
   progress.finish();
 

@@ -3,7 +3,9 @@
 // in which replicates finish; the consumer sees them in completion order.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <vector>
 
@@ -19,6 +21,14 @@ struct EnsembleOptions {
   std::vector<std::int64_t> only;
   std::uint64_t seed = 1;
   int threads = 0;  // 0: every core
+  // When given and it becomes nonzero (a signal handler may set it), the
+  // replicates in progress are abandoned within a step and the ensemble
+  // throws EnsembleStopped; those already consumed stay consumed.
+  const std::atomic<int>* stop = nullptr;
+};
+
+struct EnsembleStopped : std::exception {
+  const char* what() const noexcept override { return "ensemble stopped"; }
 };
 
 // Called on the calling thread, one replicate at a time; may throw, which

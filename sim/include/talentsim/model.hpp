@@ -3,7 +3,9 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,6 +44,11 @@ struct Population {
 // Receives every move as it happens; lets later layers (questions) answer
 // from the run without the model keeping per-step flows. from/to are -1 for
 // nowhere.
+// Thrown by Model::run when its `cancel` flag is set.
+struct ReplicateCancelled : std::exception {
+  const char* what() const noexcept override { return "replicate cancelled"; }
+};
+
 class MoveObserver {
  public:
   virtual ~MoveObserver() = default;
@@ -84,12 +91,18 @@ class Model {
 
   Population draw_population(std::uint64_t seed, std::int64_t replicate) const;
   // The same, into `pop`, reusing its memory.
-  void draw_population(std::uint64_t seed, std::int64_t replicate, Population& pop) const;
+  // If `cancel` becomes true it stops, a block of researchers at a time, by
+  // throwing ReplicateCancelled.
+  void draw_population(std::uint64_t seed, std::int64_t replicate, Population& pop,
+                       const std::atomic<bool>* cancel = nullptr) const;
   // One replicate, forecast questions answered (result.question_value).
   // A workspace, if given, lends its memory from one replicate to the next
-  // (one per thread); results do not depend on it.
+  // (one per thread); results do not depend on it. If `cancel` is given
+  // and becomes true, the replicate is abandoned at the next step by
+  // throwing ReplicateCancelled.
   ReplicateResult run(std::uint64_t seed, std::int64_t replicate, MoveObserver* observer = nullptr,
-                      Workspace* workspace = nullptr) const;
+                      Workspace* workspace = nullptr,
+                      const std::atomic<bool>* cancel = nullptr) const;
 
  private:
   Scenario scenario_;

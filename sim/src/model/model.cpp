@@ -71,7 +71,11 @@ Population Model::draw_population(std::uint64_t seed, std::int64_t replicate) co
   return pop;
 }
 
-void Model::draw_population(std::uint64_t seed, std::int64_t replicate, Population& pop) const {
+void Model::draw_population(std::uint64_t seed, std::int64_t replicate, Population& pop,
+                            const std::atomic<bool>* cancel) const {
+  const auto check_cancel = [cancel] {
+    if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) throw ReplicateCancelled{};
+  };
   const Scenario& s = scenario_;
   const Streams streams(seed, static_cast<std::uint64_t>(replicate));
   const std::size_t n = identities_.size();
@@ -91,6 +95,7 @@ void Model::draw_population(std::uint64_t seed, std::int64_t replicate, Populati
   std::uint32_t index[kBlock * kTraitWords / 2];
   std::uint64_t trait_words[kBlock * kTraitWords], tenure_words[kBlock * 2];
   for (std::size_t block = 0; block < n; block += kBlock) {
+    check_cancel();
     const std::size_t m = std::min(kBlock, n - block);
     for (std::size_t r = 0; r < m; ++r)
       for (int c = 0; c < kTraitWords / 2; ++c) {
@@ -153,6 +158,7 @@ void Model::draw_population(std::uint64_t seed, std::int64_t replicate, Populati
   std::vector<std::uint32_t> tie_index(kBlock * calls);
   std::size_t next = 0;
   for (std::size_t block = 0; block < n; block += kBlock) {
+    check_cancel();
     const std::size_t m = std::min(kBlock, n - block);
     for (std::size_t r = 0; r < m; ++r)
       for (std::size_t c = 0; c < calls; ++c) {
@@ -256,7 +262,7 @@ Workspace::Workspace() = default;
 Workspace::~Workspace() = default;
 
 ReplicateResult Model::run(std::uint64_t seed, std::int64_t replicate, MoveObserver* observer,
-                           Workspace* workspace) const {
+                           Workspace* workspace, const std::atomic<bool>* cancel) const {
   Workspace local;
   Workspace& w = workspace ? *workspace : local;
   if (w.model_ != this || !w.replicate_) {
@@ -265,12 +271,12 @@ ReplicateResult Model::run(std::uint64_t seed, std::int64_t replicate, MoveObser
   }
   detail::Replicate& state = *w.replicate_;
   if (scenario_.questions.empty()) {
-    state.restart(seed, replicate, observer);
-    return state.run();
+    state.restart(seed, replicate, observer, cancel);
+    return state.run(cancel);
   }
   QuestionTracker tracker(scenario_, observer);
-  state.restart(seed, replicate, &tracker);
-  ReplicateResult r = state.run();
+  state.restart(seed, replicate, &tracker, cancel);
+  ReplicateResult r = state.run(cancel);
   tracker.answer(r);
   return r;
 }

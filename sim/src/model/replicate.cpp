@@ -76,9 +76,10 @@ Replicate::Replicate(const Model& model, std::uint64_t seed, std::int64_t replic
   restart(seed, replicate, observer);
 }
 
-void Replicate::restart(std::uint64_t seed, std::int64_t replicate, MoveObserver* observer) {
+void Replicate::restart(std::uint64_t seed, std::int64_t replicate, MoveObserver* observer,
+                        const std::atomic<bool>* cancel) {
   streams_ = Streams(seed, static_cast<std::uint64_t>(replicate));
-  m_.draw_population(seed, replicate, pop_);
+  m_.draw_population(seed, replicate, pop_, cancel);
   observer_ = observer;
   result_ = ReplicateResult(m_.shape());
   result_.replicate = replicate;
@@ -175,8 +176,11 @@ void Replicate::restart(std::uint64_t seed, std::int64_t replicate, MoveObserver
   applicants_.resize(L_);
 }
 
-ReplicateResult Replicate::run() {
-  for (int t = 0; t < s_.steps; ++t) step(t);
+ReplicateResult Replicate::run(const std::atomic<bool>* cancel) {
+  for (int t = 0; t < s_.steps; ++t) {
+    if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) throw ReplicateCancelled{};
+    step(t);
+  }
   return std::move(result_);
 }
 

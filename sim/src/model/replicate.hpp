@@ -69,10 +69,11 @@ class Replicate {
   Replicate(const Model& model, std::uint64_t seed, std::int64_t replicate, MoveObserver* observer);
 
   // Starts replicate `replicate` afresh, reusing the memory of the last.
-  void restart(std::uint64_t seed, std::int64_t replicate, MoveObserver* observer);
+  void restart(std::uint64_t seed, std::int64_t replicate, MoveObserver* observer,
+               const std::atomic<bool>* cancel = nullptr);
 
   // Every step, then the result (moved out).
-  ReplicateResult run();
+  ReplicateResult run(const std::atomic<bool>* cancel = nullptr);
 
   // One step = begin_step, market_entry, choose_all, finish_step.
   void step(int t);

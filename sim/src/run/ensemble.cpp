@@ -8,6 +8,7 @@
 #include <tbb/task_arena.h>
 
 #include <atomic>
+#include <chrono>
 #include <exception>
 #include <thread>
 
@@ -64,7 +65,9 @@ void run_ensembles(const std::vector<const Model*>& models, const EnsembleOption
                 f.model = static_cast<std::size_t>(i / count);
                 try {
                   f.result = models[f.model]->run(options.seed, replicate(i % count), nullptr,
-                                                  &workspaces.local());
+                                                  &workspaces.local(), &cancelled);
+                } catch (const ReplicateCancelled&) {
+                  return;  // the consumer stopped; nothing to hand over
                 } catch (...) {
                   f.error = std::current_exception();
                   cancelled = true;
@@ -85,9 +88,23 @@ void run_ensembles(const std::vector<const Model*>& models, const EnsembleOption
 
   std::exception_ptr failure;
   std::int64_t done = 0;
+  const auto stopped = [&] {
+    return options.stop != nullptr && options.stop->load(std::memory_order_relaxed) != 0;
+  };
   while (done < total && !failure) {
     Finished f;
-    queue.pop(f);
+    if (options.stop == nullptr) {
+      queue.pop(f);
+    } else {
+      // Waits in short naps, so that a stop request is seen within
+      // milliseconds even while every thread is inside a long replicate.
+      while (!queue.try_pop(f) && !stopped())
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      if (stopped()) {
+        failure = std::make_exception_ptr(EnsembleStopped{});
+        break;
+      }
+    }
     if (f.error) {
       failure = f.error;
       break;
