@@ -13,16 +13,6 @@
 namespace talentsim::test {
 namespace {
 
-void expect_same(const ReplicateResult& a, const ReplicateResult& b) {
-  EXPECT_EQ(a.replicate, b.replicate);
-  EXPECT_EQ(a.headcount, b.headcount);
-  EXPECT_EQ(a.flows, b.flows);
-  EXPECT_EQ(a.named_lab, b.named_lab);
-  ASSERT_EQ(a.star_power.size(), b.star_power.size());
-  EXPECT_EQ(0, std::memcmp(a.star_power.data(), b.star_power.data(),
-                           a.star_power.size() * sizeof(double)));
-}
-
 const Model& model() {
   static const Model m(load_scenario_file(data_path("every_key.yaml")));
   return m;
@@ -32,7 +22,7 @@ TEST(Ensemble, SameResultsWithOneTwoAndFourThreads) {
   const auto one = run_all(model(), 16, 7, 1);
   for (const int threads : {2, 4}) {
     const auto many = run_all(model(), 16, 7, threads);
-    for (std::size_t r = 0; r < one.size(); ++r) expect_same(one[r], many[r]);
+    for (std::size_t r = 0; r < one.size(); ++r) expect_identical(one[r], many[r]);
   }
 }
 
@@ -43,7 +33,7 @@ TEST(Ensemble, OnlyRunsTheListedReplicatesAndTheyAreTheSame) {
   std::set<std::int64_t> seen;
   run_ensemble(model(), options, [&](ReplicateResult&& r) {
     EXPECT_TRUE(seen.insert(r.replicate).second) << "replicate " << r.replicate << " twice";
-    expect_same(r, all[static_cast<std::size_t>(r.replicate)]);
+    expect_identical(r, all[static_cast<std::size_t>(r.replicate)]);
   });
   EXPECT_EQ(seen, (std::set<std::int64_t>{0, 5, 6, 11}));
 }
@@ -57,7 +47,7 @@ TEST(Ensemble, SeveralModelsShareOnePoolAndKeepTheirResults) {
       {&model(), &other}, EnsembleOptions{.first = 0, .count = 8, .seed = 3, .threads = 2},
       [&](std::size_t m, ReplicateResult&& r) {
         ++calls;
-        expect_same(r, (m == 0 ? a : b)[static_cast<std::size_t>(r.replicate)]);
+        expect_identical(r, (m == 0 ? a : b)[static_cast<std::size_t>(r.replicate)]);
       },
       [&](std::int64_t done, std::int64_t total) {
         EXPECT_EQ(total, 16);

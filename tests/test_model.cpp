@@ -459,18 +459,6 @@ TEST(Invariants, ResearchersAreNeverCreatedOrLost) {
   }
 }
 
-void expect_identical(const ReplicateResult& a, const ReplicateResult& b) {
-  EXPECT_EQ(a.replicate, b.replicate);
-  EXPECT_EQ(a.headcount, b.headcount);
-  EXPECT_EQ(a.hires, b.hires);
-  EXPECT_EQ(a.departures, b.departures);
-  EXPECT_EQ(a.named_lab, b.named_lab);
-  EXPECT_EQ(a.flows, b.flows);
-  ASSERT_EQ(a.star_power.size(), b.star_power.size());
-  EXPECT_EQ(0, std::memcmp(a.star_power.data(), b.star_power.data(),
-                           a.star_power.size() * sizeof(double)));
-}
-
 TEST(Invariants, BitIdenticalWithOneOrTwoThreads) {
   const Model model(load_scenario_file(data_path("every_key.yaml")));
   const auto one = run_all(model, 24, 42, 1);

@@ -117,11 +117,7 @@ TEST_P(RunInterrupted, DestinationUntouchedAndResumeIdentical) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Signals, RunInterrupted, ::testing::Values(SIGINT, SIGTERM, SIGKILL),
-                         [](const auto& info) {
-                           return std::string(info.param == SIGINT    ? "SIGINT"
-                                              : info.param == SIGTERM ? "SIGTERM"
-                                                                      : "SIGKILL");
-                         });
+                         signal_test_name);
 
 TEST_F(RunResume, DamagedRowIsComputedAgain) {
   const pid_t pid = spawn_talentsim(run_args("cut.h5"), dir_);

@@ -489,11 +489,7 @@ parameters:
 }
 
 INSTANTIATE_TEST_SUITE_P(Signals, Interrupted, ::testing::Values(SIGINT, SIGTERM, SIGKILL),
-                         [](const auto& info) {
-                           return std::string(info.param == SIGINT    ? "SIGINT"
-                                              : info.param == SIGTERM ? "SIGTERM"
-                                                                      : "SIGKILL");
-                         });
+                         signal_test_name);
 
 TEST_F(Sweep, ResumeRefusesAJournalOfAnotherSweep) {
   write("g.yaml", kGrid);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -176,6 +178,27 @@ class MeanSe {
   std::int64_t n_ = 0;
   double mean_ = 0, m2_ = 0;
 };
+
+// Two replicates equal bit for bit.
+inline void expect_identical(const ReplicateResult& a, const ReplicateResult& b) {
+  EXPECT_EQ(a.replicate, b.replicate);
+  EXPECT_EQ(a.headcount, b.headcount);
+  EXPECT_EQ(a.hires, b.hires);
+  EXPECT_EQ(a.departures, b.departures);
+  EXPECT_EQ(a.named_lab, b.named_lab);
+  EXPECT_EQ(a.flows, b.flows);
+  ASSERT_EQ(a.star_power.size(), b.star_power.size());
+  EXPECT_EQ(0, std::memcmp(a.star_power.data(), b.star_power.data(),
+                           a.star_power.size() * sizeof(double)));
+}
+
+// A test name for a signal parameter: SIGINT, SIGTERM, SIGKILL.
+inline std::string signal_test_name(const ::testing::TestParamInfo<int>& info) {
+  return info.param == SIGINT    ? "SIGINT"
+         : info.param == SIGTERM ? "SIGTERM"
+         : info.param == SIGKILL ? "SIGKILL"
+                                 : "signal" + std::to_string(info.param);
+}
 
 // All replicates of a scenario, in replicate order.
 inline std::vector<ReplicateResult> run_all(const Model& model, std::int64_t replicates,
