@@ -9,6 +9,8 @@ packages=(
   # C++ libraries (see CMakeLists.txt)
   libeigen3-dev libtbb-dev libyaml-cpp-dev libhdf5-dev libgtest-dev
   libcli11-dev libfmt-dev librandom123-dev libbenchmark-dev
+  # fuzzing (tests/fuzz/run.sh, run by scripts/test.sh): Clang and libFuzzer
+  clang-14 libclang-rt-14-dev
   # Python side: reading results as labelled arrays, and the Python tests
   python3 python3-h5py python3-xarray python3-netcdf4 python3-h5netcdf python3-pandas
   python3-matplotlib python3-pil python3-pytest python3-yaml

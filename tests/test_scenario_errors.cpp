@@ -323,3 +323,38 @@ TEST(ScenarioOverrides, UnknownPathsAreReported) {
 
 }  // namespace
 }  // namespace talentsim::test
+
+namespace talentsim::test {
+namespace {
+
+// Found by the fuzzer (tests/fuzz): 13 KB of aliases to a mapping with a
+// thousand bad entries made 1.5 million diagnostics (14 GB, two minutes).
+TEST(ScenarioErrors, AliasesCannotMultiplyProblemsWithoutBound) {
+  const std::string path =
+      std::string(TALENTSIM_TESTS_DIR) + "/fuzz/corpus/scenario/crash_alias_bomb_diagnostics.yaml";
+  try {
+    load_scenario_file(path);
+    FAIL() << "the file is invalid";
+  } catch (const InputError& e) {
+    ASSERT_EQ(e.diagnostics().size(), 101u);
+    EXPECT_NE(e.diagnostics().back().message.find("expected at most 100 problems, found more"),
+              std::string::npos);
+    EXPECT_NE(e.diagnostics().back().hint.find("alias"), std::string::npos);
+  }
+}
+
+// Also the fuzzer's: invalid UTF-8 would come back changed (U+FFFD) in the
+// scenario text kept in the results file, so it is refused where it is.
+TEST(ScenarioErrors, InvalidUtf8IsRefusedWithItsPlace) {
+  try {
+    load_scenario_text(tiny_scenario() + "description: \"caf\xe9\"\n", "u.yaml");
+    FAIL() << "the text is invalid";
+  } catch (const InputError& e) {
+    const std::string text = e.diagnostics().front().format();
+    EXPECT_NE(text.find("u.yaml:15:18: error:"), std::string::npos) << text;
+    EXPECT_NE(text.find("expected UTF-8 text, found the byte 0xE9"), std::string::npos) << text;
+  }
+}
+
+}  // namespace
+}  // namespace talentsim::test

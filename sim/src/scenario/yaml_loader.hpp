@@ -113,6 +113,9 @@ struct SetEntry {
 
 class Loader {
  public:
+  // Problems reported at most; at the next one the loader gives up (error()).
+  static constexpr std::size_t kMaxDiagnostics = 100;
+
   Loader(std::string source, const std::string& text) : source_(std::move(source)) {
     std::istringstream in(text);
     for (std::string line; std::getline(in, line);) {
@@ -300,18 +303,31 @@ class Loader {
     d.path = path;
     d.message = message;
     d.hint = hint;
+    // Aliases repeat a problem wherever they point: a few kilobytes such as
+    // `labs: [*a, *a, ...]` over a large anchored mapping make millions of
+    // diagnostics (gigabytes, minutes). Stop well before.
+    if (diagnostics_.size() >= kMaxDiagnostics) {
+      diagnostics_.push_back(Diagnostic{
+          .file = source_,
+          .message = fmt::format("expected at most {} problems, found more; stopped there",
+                                 kMaxDiagnostics),
+          .hint = "fix these and check again; a problem inside an anchored (&name) entry "
+                  "repeats at every alias (*name) of it"});
+      fail();
+    }
     for (const auto& s : sets_)
       if (at.is(s.node)) {
         d.file = "--set " + s.override_.text();
-        diagnostics_.push_back(std::move(d));
-        return;
+        break;
       }
-    d.file = source_;
-    const YAML::Mark m = at.Mark();
-    if (m.line >= 0) {
-      d.line = m.line + 1;
-      d.column = m.column + 1;
-      d.excerpt = excerpt(d.line);
+    if (d.file.empty()) {
+      d.file = source_;
+      const YAML::Mark m = at.Mark();
+      if (m.line >= 0) {
+        d.line = m.line + 1;
+        d.column = m.column + 1;
+        d.excerpt = excerpt(d.line);
+      }
     }
     diagnostics_.push_back(std::move(d));
   }
