@@ -429,10 +429,24 @@ void Replicate::market_entry(int t) {
   if (!followers_.empty() && !moved_prev_.empty()) {
     const double log_miss = std::log1p(-s_.market.follow_prob);
     const Streams now = streams_.at_step(static_cast<std::uint32_t>(t));
-    for (const auto j : moved_prev_) {
+    // Every mover's first two words at once; follower lists, scattered
+    // over the population, fetched a few movers ahead.
+    const std::size_t movers = moved_prev_.size();
+    batch_who_.resize(movers);
+    batch_index_.assign(movers, 0);
+    batch_words_.resize(2 * movers);
+    for (std::size_t b = 0; b < movers; ++b) batch_who_[b] = ids_[moved_prev_[b]].who;
+    bits_lanes(now, batch_who_.data(), Purpose::Follow, batch_index_.data(), movers,
+               batch_words_.data());
+    constexpr std::size_t kFar = 8, kNear = 4;
+    for (std::size_t b = 0; b < movers; ++b) {
+      if (b + kFar < movers) __builtin_prefetch(&follower_begin_[moved_prev_[b + kFar]]);
+      if (b + kNear < movers)
+        __builtin_prefetch(followers_.data() + follower_begin_[moved_prev_[b + kNear]]);
+      const auto j = moved_prev_[b];
       const std::int64_t begin = follower_begin_[j], n = follower_begin_[j + 1] - begin;
       if (n == 0) continue;
-      WordStream words(now, ids_[j].who, Purpose::Follow);
+      WordStream words(now, ids_[j].who, Purpose::Follow, batch_words_.data() + 2 * b, 2);
       for (std::int64_t at = -1;;) {
         const double gap = std::floor(std::log(words.open01()) / log_miss);
         if (!(gap < static_cast<double>(n - 1 - at))) break;
@@ -449,8 +463,24 @@ void Replicate::choose_all(int t) {
   for (auto& a : applicants_) a.clear();
   batch_.assign(on_market_.begin(), on_market_.end());
   draw_batch(Purpose::Choice, static_cast<std::uint32_t>(t));
-  for (std::size_t b = 0; b < batch_.size(); ++b)
+  // The choosers are scattered over the population, so their tastes and
+  // ties are rarely in cache: fetch them a few choices ahead (tie lists in
+  // two stages, since where they start is itself a scattered read).
+  constexpr std::size_t kFar = 8, kNear = 4;
+  const std::size_t n = batch_.size();
+  for (std::size_t b = 0; b < n; ++b) {
+    if (b + kFar < n) {
+      const auto j = static_cast<std::size_t>(batch_[b + kFar]);
+      __builtin_prefetch(&pop_.tastes[j]);
+      __builtin_prefetch(reinterpret_cast<const char*>(&pop_.tastes[j] + 1) - 1);
+      __builtin_prefetch(&pop_.tie_begin[j]);
+    }
+    if (b + kNear < n) {
+      const auto j = static_cast<std::size_t>(batch_[b + kNear]);
+      __builtin_prefetch(pop_.ties.data() + pop_.tie_begin[j]);
+    }
     choose(batch_[b], batch_words_[2 * b], batch_words_[2 * b + 1]);
+  }
   for (int l = 0; l < L_; ++l) admit(l);
 }
 
