@@ -143,14 +143,6 @@ void Model::draw_population(std::uint64_t seed, std::int64_t replicate, Populati
   pop.ties.resize(everyone_.size() * static_cast<std::size_t>(degree));
   const auto within_threshold = static_cast<std::uint64_t>(
       std::llround(std::clamp(s.network.within_lab, 0.0, 1.0) * 0x1.0p32));
-  // A uniformly drawn element of `set` other than the one at position `self`.
-  auto pick_other = [](const std::vector<std::int32_t>& set, std::int32_t self, std::uint32_t word,
-                       WordStream& words) {
-    auto k = static_cast<std::int32_t>(
-        uniform_below(static_cast<std::uint32_t>(set.size() - 1), word, words));
-    if (k >= self) ++k;
-    return set[static_cast<std::size_t>(k)];
-  };
   // Each researcher's first words (up to 32), computed a block at a time.
   const std::size_t calls = std::min<std::size_t>(16, static_cast<std::size_t>((degree + 1) / 2)),
                     words_each = 2 * calls;
@@ -172,15 +164,26 @@ void Model::draw_population(std::uint64_t seed, std::int64_t replicate, Populati
       pop.tie_begin[i] = static_cast<std::int32_t>(next);
       const int l = identities_[i].lab;
       if (l < 0) continue;
+      // A uniformly drawn element of the lab's members or of everyone,
+      // other than oneself. Which set is a coin with P = within_lab, so it
+      // is chosen by selects, not a branch the processor would mispredict.
       const auto& lab = members_[l];
+      const bool lab_has_others = lab.size() >= 2;
+      const auto lab_others = static_cast<std::uint32_t>(lab.size() - 1),
+                 all_others = static_cast<std::uint32_t>(everyone_.size() - 1);
+      const std::int32_t self_in_lab = position_in_lab_[i], self_in_all = position_in_all_[i];
       WordStream words(streams, identities_[i].who, Purpose::Ties,
                        tie_words.data() + r * words_each, static_cast<int>(words_each));
       for (std::int64_t d = 0; d < degree; ++d) {
         const std::uint64_t w = words.next();
-        const bool within = (w & 0xffffffffu) < within_threshold && lab.size() >= 2;
-        const auto word = static_cast<std::uint32_t>(w >> 32);
-        pop.ties[next++] = within ? pick_other(lab, position_in_lab_[i], word, words)
-                                  : pick_other(everyone_, position_in_all_[i], word, words);
+        const bool within = (w & 0xffffffffu) < within_threshold && lab_has_others;
+        const std::int32_t* set = within ? lab.data() : everyone_.data();
+        const std::uint32_t others = within ? lab_others : all_others;
+        const std::int32_t self = within ? self_in_lab : self_in_all;
+        auto k = static_cast<std::int32_t>(
+            uniform_below(others, static_cast<std::uint32_t>(w >> 32), words));
+        k += k >= self ? 1 : 0;
+        pop.ties[next++] = set[k];
       }
     }
   }
