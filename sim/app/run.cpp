@@ -31,8 +31,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Interrupted {};
-
 // Progress on stderr, only on a terminal: replicates done, rate, ETA.
 class Progress {
  public:
@@ -264,19 +262,15 @@ std::variant<std::vector<RunAccumulator>, int> simulate(std::vector<Part>& parts
       run_ensemble(
           *p.model, options,
           [&](ReplicateResult&& r) {
-            if (stop.load() != 0) throw Interrupted{};
             writer->write(r, static_cast<int>(i));
             accs.back().add(r);
           },
-          [&](std::int64_t done, std::int64_t all) {
-            if (stop.load() != 0) throw Interrupted{};
-            progress(done, all);
-          });
+          [&](std::int64_t done, std::int64_t all) { progress(done, all); });
     }
     writer->commit();
-  } catch (const Interrupted&) {
-    interrupted = true;
   } catch (const EnsembleStopped&) {
+    // The ensemble saw the stop flag (set by SIGINT/SIGTERM) and handed
+    // over nothing more.
     interrupted = true;
   } catch (const std::exception& e) {
     // What is finished stays for --resume, unless there is nothing.

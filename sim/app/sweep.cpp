@@ -328,6 +328,7 @@ int run_sweep(const SweepArgs& a, const std::string& command_line, const std::at
   bool interrupted = false;
   try {
     for (std::size_t b = 0; b < todo.size(); b += batch_size) {
+      // Between batches; within one the ensemble watches the same flag.
       if (stop.load() != 0) throw Interrupted{};
       const std::vector<std::size_t> batch(
           todo.begin() + static_cast<std::ptrdiff_t>(b),
@@ -347,7 +348,6 @@ int run_sweep(const SweepArgs& a, const std::string& command_line, const std::at
           EnsembleOptions{
               .first = 0, .count = R, .seed = s.spec.seed, .threads = threads, .stop = &stop},
           [&](std::size_t m, ReplicateResult&& r) {
-            if (stop.load() != 0) throw Interrupted{};
             keep_for_file(r, s.spec.full);
             reps[m][static_cast<std::size_t>(r.replicate)] = std::move(r);
             ++in_progress;
@@ -361,10 +361,7 @@ int run_sweep(const SweepArgs& a, const std::string& command_line, const std::at
             in_progress -= R;
             progress(finished, in_progress, true);
           },
-          [&](std::int64_t, std::int64_t) {
-            if (stop.load() != 0) throw Interrupted{};
-            progress(finished, in_progress);
-          });
+          [&](std::int64_t, std::int64_t) { progress(finished, in_progress); });
     }
   } catch (const EnsembleStopped&) {
     interrupted = true;
