@@ -128,58 +128,33 @@ class Loader {
   bool has_errors() const { return !diagnostics_.empty(); }
 
   YAML::Node parse(const std::string& text) {
-    if (const std::size_t bad = invalid_utf8(text); bad != std::string::npos) {
-      Diagnostic d;
-      d.file = source_;
-      const std::size_t line_start = bad == 0 ? 0 : text.rfind('\n', bad - 1) + 1;
-      d.line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + bad, '\n'));
-      d.column = 1 + static_cast<int>(bad - line_start);
-      d.message = fmt::format(
-          "expected UTF-8 text, found the byte 0x{:02X}, which does not begin a valid UTF-8 "
-          "character",
-          static_cast<unsigned char>(text[bad]));
-      d.hint =
-          "save the file as UTF-8; Unicode noncharacters (U+FFFE, U+FDD0...) are not allowed "
-          "either";
-      d.excerpt = excerpt(d.line);
-      diagnostics_.push_back(std::move(d));
-      fail();
-    }
+    if (const std::size_t bad = invalid_utf8(text); bad != std::string::npos)
+      fail_at_offset(text, bad,
+                     fmt::format("expected UTF-8 text, found the byte 0x{:02X}, which does not "
+                                 "begin a valid UTF-8 character",
+                                 static_cast<unsigned char>(text[bad])),
+                     "save the file as UTF-8; Unicode noncharacters (U+FFFE, U+FDD0...) are not "
+                     "allowed either");
     check_control_characters(text);
     YAML::Node root;
     try {
       root = YAML::Load(text);
     } catch (const YAML::DeepRecursion& e) {
       // yaml-cpp refuses to recurse deeper than it can afford; say so.
-      Diagnostic d;
-      d.file = source_;
-      d.line = e.mark.line + 1;
-      d.column = e.mark.column + 1;
-      d.message =
-          "expected a few levels of lists and mappings, found them nested too deeply to read "
-          "(hundreds of levels)";
-      if (d.line > static_cast<int>(lines_.size())) d.message += " (at the end of the file)";
-      d.hint =
-          "scenarios and sweeps nest only a few levels (labs[0].comp.star); look for brackets "
-          "opened and never closed, or indentation that keeps growing";
-      d.excerpt = excerpt(d.line);
-      diagnostics_.push_back(std::move(d));
-      fail();
+      fail_at(e.mark.line + 1, e.mark.column + 1,
+              "expected a few levels of lists and mappings, found them nested too deeply to "
+              "read (hundreds of levels)",
+              "scenarios and sweeps nest only a few levels (labs[0].comp.star); look for "
+              "brackets opened and never closed, or indentation that keeps growing");
     } catch (const YAML::ParserException& e) {
-      Diagnostic d;
-      d.file = source_;
-      d.line = e.mark.line + 1;
-      d.column = e.mark.column + 1;
-      d.message = fmt::format("this is not valid YAML: {}", e.msg);
-      if (d.line > static_cast<int>(lines_.size())) d.message += " (at the end of the file)";
-      d.hint = "check indentation, a missing ':' or an unclosed quote or bracket near here";
+      std::string hint =
+          "check indentation, a missing ':' or an unclosed quote or bracket near here";
       if (e.msg.find("flow") != std::string::npos)
-        d.hint +=
+        hint +=
             "; inside { } or [ ], quote text that holds brackets or commas, e.g. "
             "{path: \"events[3].amount\", ...}";
-      d.excerpt = excerpt(d.line);
-      diagnostics_.push_back(std::move(d));
-      fail();
+      fail_at(e.mark.line + 1, e.mark.column + 1, fmt::format("this is not valid YAML: {}", e.msg),
+              hint);
     }
     check_quotes_closed(root, text);
     return root;
@@ -585,20 +560,32 @@ class Loader {
   void check_control_characters(const std::string& text) {
     const auto bad = std::find_if(text.begin(), text.end(), is_control);
     if (bad == text.end()) return;
-    const std::size_t at = static_cast<std::size_t>(bad - text.begin());
-    const std::size_t line_start = at == 0 ? 0 : text.rfind('\n', at - 1) + 1;  // npos + 1 = 0
-    Diagnostic d;
-    d.file = source_;
-    d.line = 1 + static_cast<int>(std::count(text.begin(), bad, '\n'));
-    d.column = 1 + static_cast<int>(at - line_start);
-    d.message = fmt::format("expected YAML text, found the control character 0x{:02X}",
-                            static_cast<unsigned char>(*bad));
-    d.hint =
-        "this looks like a binary or damaged file: check that it is the scenario you meant (not "
-        "a results .h5 file), or delete the stray character";
-    d.excerpt = excerpt(d.line);
-    diagnostics_.push_back(std::move(d));
+    fail_at_offset(text, static_cast<std::size_t>(bad - text.begin()),
+                   fmt::format("expected YAML text, found the control character 0x{:02X}",
+                               static_cast<unsigned char>(*bad)),
+                   "this looks like a binary or damaged file: check that it is the scenario you "
+                   "meant (not a results .h5 file), or delete the stray character");
+  }
+
+  // A problem with the text itself, at a 1-based line and column: the
+  // file cannot be read further.
+  [[noreturn]] void fail_at(int line, int column, std::string message, std::string hint) {
+    if (line > static_cast<int>(lines_.size())) message += " (at the end of the file)";
+    diagnostics_.push_back(Diagnostic{.file = source_,
+                                      .line = line,
+                                      .column = column,
+                                      .message = std::move(message),
+                                      .hint = std::move(hint),
+                                      .excerpt = excerpt(line)});
     fail();
+  }
+  // The same at a byte offset into the text.
+  [[noreturn]] void fail_at_offset(const std::string& text, std::size_t at, std::string message,
+                                   std::string hint) {
+    const std::size_t line_start = at == 0 ? 0 : text.rfind('\n', at - 1) + 1;  // npos + 1 = 0
+    const auto line = 1 + static_cast<int>(std::count(
+                              text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n'));
+    fail_at(line, 1 + static_cast<int>(at - line_start), std::move(message), std::move(hint));
   }
 
   // yaml-cpp 0.7 lets a quote that is never closed run to the end of the
