@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <optional>
 #include <string>
 #include <typeinfo>
 #include <vector>
@@ -44,6 +45,20 @@ inline void check_input_error(const InputError& e) {
 // Anything but an InputError escaping the loader is a bug; say which.
 inline void other_exception(const std::exception& e) {
   bug(std::string("unexpected exception ") + typeid(e).name() + ": " + e.what());
+}
+
+// The scenario `load()` returns, or nothing if it refused the input with
+// a well-formed InputError; any other exception is a bug.
+template <class Load>
+std::optional<Scenario> load_or_refuse(Load&& load) {
+  try {
+    return load();
+  } catch (const InputError& e) {
+    check_input_error(e);
+  } catch (const std::exception& e) {
+    other_exception(e);
+  }
+  return std::nullopt;
 }
 
 // What the engine relies on in a scenario the loader accepted.

@@ -15,15 +15,9 @@ using namespace talentsim;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
-  Scenario s;
-  try {
-    s = load_scenario_text(text, "fuzz.yaml");
-  } catch (const InputError& e) {
-    fuzz::check_input_error(e);
-    return 0;
-  } catch (const std::exception& e) {
-    fuzz::other_exception(e);
-  }
+  const auto loaded = fuzz::load_or_refuse([&] { return load_scenario_text(text, "fuzz.yaml"); });
+  if (!loaded) return 0;
+  const Scenario& s = *loaded;
   fuzz::check_valid(s);
   FUZZ_CHECK(s.source_text == text, "source_text differs from the file without --set");
   // With a --set the loader re-emits the tree: that must load again.

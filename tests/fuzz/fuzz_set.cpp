@@ -150,16 +150,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   if (overrides.empty()) return 0;
-  Scenario s;
-  try {
-    s = load_scenario_text(kScenario, "every_key.yaml", overrides);
-  } catch (const InputError& e) {
-    fuzz::check_input_error(e);
-    return 0;
-  } catch (const std::exception& e) {
-    fuzz::other_exception(e);
-  }
-  fuzz::check_valid(s);
-  fuzz::check_round_trip(s);
+  const auto s = fuzz::load_or_refuse(
+      [&] { return load_scenario_text(kScenario, "every_key.yaml", overrides); });
+  if (!s) return 0;
+  fuzz::check_valid(*s);
+  fuzz::check_round_trip(*s);
   return 0;
 }
