@@ -86,8 +86,8 @@ TEST_F(BenchCli, QuickRunWritesEveryFieldToJson) {
   EXPECT_EQ(leftovers(), std::vector<std::string>{});
   for (const char* line :
        {"talentsim bench: every-key (every_key.yaml)", "compute only", "speed-up 1 -> 2 threads",
-        "HDF5 output", "writer busy / wall", "peak RSS of `talentsim run every_key.yaml -r N",
-        "growth from 4 to 8 replicates"})
+        "HDF5 output", "writer busy / wall", "writer CPU / wall",
+        "peak RSS of `talentsim run every_key.yaml -r N", "growth from 4 to 8 replicates"})
     EXPECT_NE(o.out.find(line), std::string::npos) << line << "\n" << o.out;
   EXPECT_TRUE(o.err.empty()) << "no progress when not on a terminal: " << o.err;
 
@@ -163,6 +163,12 @@ TEST_F(BenchCli, QuickRunWritesEveryFieldToJson) {
   expect_spread(out["compute_only_wall_seconds"], "output.compute_only_wall_seconds");
   expect_spread(out["writer_busy_share"], "output.writer_busy_share");
   EXPECT_LE(out["writer_busy_share"]["max"].as<double>(), 1.0);
+  expect_spread(out["writer_cpu_share"], "output.writer_cpu_share");
+  // A thread's CPU time within an interval cannot exceed the interval
+  // (1 ms of slack for the clocks' granularity over a short run).
+  EXPECT_LE(out["writer_cpu_share"]["min"].as<double>(),
+            out["writer_busy_share"]["max"].as<double>() +
+                1e-3 / out["wall_seconds"]["min"].as<double>());
   // May be negative when the machine's load changes between the two runs.
   expect_spread(out["overhead_share"], "output.overhead_share", /*positive=*/false);
   EXPECT_LE(out["overhead_share"]["max"].as<double>(), 1.0);

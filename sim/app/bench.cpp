@@ -311,6 +311,14 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// CPU time of the calling thread: what it computed, not the time it waited
+// for a core (on 2 cores, 2 compute threads and the writer take turns).
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
 // Removes a file when it goes out of scope, whatever happened.
 struct RemoveOnExit {
   fs::path path;
@@ -361,6 +369,7 @@ ComputeSample compute_only(const Model& model, std::int64_t replicates, std::uin
 struct OutputSample {
   double wall = 0;  // from opening the writer to the end of commit()
   double busy = 0;  // inside write() and commit()
+  double cpu = 0;   // the writing thread's CPU time in them
   std::uintmax_t file_bytes = 0;
 };
 
@@ -376,11 +385,15 @@ OutputSample with_output(const Model& model, const RunMetadata& meta, const fs::
       EnsembleOptions{.first = 0, .count = meta.replicates, .seed = meta.seed, .threads = threads},
       [&](ReplicateResult&& r) {
         const auto w0 = Clock::now();
+        const double cpu0 = thread_cpu_seconds();
         writer.write(r, 0);
+        s.cpu += thread_cpu_seconds() - cpu0;
         s.busy += seconds_since(w0);
       });
   const auto c0 = Clock::now();
+  const double cpu0 = thread_cpu_seconds();
   writer.commit();
+  s.cpu += thread_cpu_seconds() - cpu0;
   s.busy += seconds_since(c0);
   s.wall = seconds_since(t0);
   std::error_code ec;
@@ -555,7 +568,7 @@ struct ComputeRow {
 struct OutputRow {
   int threads = 0;
   std::string directory, filesystem;
-  Spread wall, compute_wall, busy_share, overhead_share;
+  Spread wall, compute_wall, busy_share, cpu_share, overhead_share;
   std::uintmax_t file_bytes = 0;
 };
 
@@ -639,7 +652,7 @@ BenchResult measure(const Settings& set, Scenario scenario, const std::string& c
       std::find(set.threads.begin(), set.threads.end(), max_threads) - set.threads.begin());
   std::vector<std::vector<double>> walls(nt);
   std::vector<std::int64_t> decisions(nt, 0);
-  std::vector<double> out_wall, out_compute_wall, out_busy_share, out_overhead;
+  std::vector<double> out_wall, out_compute_wall, out_busy_share, out_cpu_share, out_overhead;
   for (std::int64_t k = 0; k < set.repeat; ++k) {
     for (std::size_t i = 0; i < nt; ++i) {
       status(fmt::format("round {}/{}: {} replicates compute-only on {} thread(s) ...", k + 1,
@@ -656,6 +669,7 @@ BenchResult measure(const Settings& set, Scenario scenario, const std::string& c
     out_wall.push_back(o.wall);
     out_compute_wall.push_back(compute_wall);
     out_busy_share.push_back(o.busy / o.wall);
+    out_cpu_share.push_back(o.cpu / o.wall);
     out_overhead.push_back((o.wall - compute_wall) / o.wall);
     b.output.file_bytes = o.file_bytes;
   }
@@ -687,6 +701,7 @@ BenchResult measure(const Settings& set, Scenario scenario, const std::string& c
   b.output.wall = spread_of(out_wall);
   b.output.compute_wall = spread_of(out_compute_wall);
   b.output.busy_share = spread_of(out_busy_share);
+  b.output.cpu_share = spread_of(out_cpu_share);
   b.output.overhead_share = spread_of(out_overhead);
   return b;
 }
@@ -747,6 +762,10 @@ std::string format_text(const BenchResult& b) {
                    fmt_spread(o.compute_wall, fmt_seconds));
   t += fmt::format("  writer busy / wall   {}   time inside write() and commit()\n",
                    fmt_spread(o.busy_share, fmt_percent));
+  t += fmt::format(
+      "  writer CPU / wall    {}   the writing thread's CPU time in them (busy also counts "
+      "waiting for a core)\n",
+      fmt_spread(o.cpu_share, fmt_percent));
   t += fmt::format(
       "  output overhead      {}   (wall with output - compute only) / wall with output\n",
       fmt_spread(o.overhead_share, fmt_percent));
@@ -819,10 +838,10 @@ std::string format_json(const BenchResult& b) {
   j += fmt::format(
       "  \"output\": {{\"threads\": {}, \"directory\": {}, \"filesystem\": {}, "
       "\"wall_seconds\": {}, \"compute_only_wall_seconds\": {}, \"writer_busy_share\": {}, "
-      "\"overhead_share\": {}, \"file_bytes\": {}}},\n",
+      "\"writer_cpu_share\": {}, \"overhead_share\": {}, \"file_bytes\": {}}},\n",
       o.threads, json_string(o.directory), json_string(o.filesystem), json_spread(o.wall),
-      json_spread(o.compute_wall), json_spread(o.busy_share), json_spread(o.overhead_share),
-      o.file_bytes);
+      json_spread(o.compute_wall), json_spread(o.busy_share), json_spread(o.cpu_share),
+      json_spread(o.overhead_share), o.file_bytes);
   j += fmt::format(
       "  \"rss\": {{\"threads\": {}, \"command\": {}, \"parent_rss_bytes\": {}, \"runs\": [",
       kRssThreads, json_string(rss_command(f.path, "N", "TMP")), b.parent_rss_bytes);
