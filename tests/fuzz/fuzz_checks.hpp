@@ -43,7 +43,7 @@ inline void check_input_error(const InputError& e) {
 }
 
 // Anything but an InputError escaping the loader is a bug; say which.
-inline void other_exception(const std::exception& e) {
+[[noreturn]] inline void other_exception(const std::exception& e) {
   bug(std::string("unexpected exception ") + typeid(e).name() + ": " + e.what());
 }
 
@@ -59,6 +59,21 @@ std::optional<Scenario> load_or_refuse(Load&& load) {
     other_exception(e);
   }
   return std::nullopt;
+}
+
+// The scenario `load()` returns, which it must not refuse: a refusal is a
+// bug, reported as `what`, every diagnostic, then `after`.
+template <class Load>
+Scenario must_load(Load&& load, const std::string& what, const std::string& after = "") {
+  try {
+    return load();
+  } catch (const InputError& e) {
+    std::string all;
+    for (const auto& d : e.diagnostics()) all += "\n" + d.format();
+    bug(what + all + after);
+  } catch (const std::exception& e) {
+    other_exception(e);
+  }
 }
 
 // What the engine relies on in a scenario the loader accepted.
@@ -141,16 +156,9 @@ inline void check_same(const Scenario& a, const Scenario& b) {
 
 // `s` was loaded with overrides: its source_text must load to the same.
 inline void check_round_trip(const Scenario& s) {
-  Scenario again;
-  try {
-    again = load_scenario_text(s.source_text, "as-run.yaml");
-  } catch (const InputError& e) {
-    std::string all;
-    for (const auto& d : e.diagnostics()) all += "\n" + d.format();
-    bug("the text as run does not load again:" + all + "\n--- text as run ---\n" + s.source_text);
-  } catch (const std::exception& e) {
-    other_exception(e);
-  }
+  const Scenario again =
+      must_load([&] { return load_scenario_text(s.source_text, "as-run.yaml"); },
+                "the text as run does not load again:", "\n--- text as run ---\n" + s.source_text);
   check_valid(again);
   check_same(s, again);
 }

@@ -21,16 +21,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::check_valid(s);
   FUZZ_CHECK(s.source_text == text, "source_text differs from the file without --set");
   // With a --set the loader re-emits the tree: that must load again.
-  Scenario set;
-  try {
-    set = load_scenario_text(text, "fuzz.yaml", {parse_override("seed=7")});
-  } catch (const InputError& e) {
-    std::string all;
-    for (const auto& d : e.diagnostics()) all += "\n" + d.format();
-    fuzz::bug("an accepted scenario is rejected with --set seed=7:" + all);
-  } catch (const std::exception& e) {
-    fuzz::other_exception(e);
-  }
+  const Scenario set = fuzz::must_load(
+      [&] { return load_scenario_text(text, "fuzz.yaml", {parse_override("seed=7")}); },
+      "an accepted scenario is rejected with --set seed=7:");
   FUZZ_CHECK(set.seed == 7, "--set seed=7 was not applied");
   fuzz::check_same(s, set);
   fuzz::check_round_trip(set);
