@@ -24,6 +24,10 @@ struct ReplicateResult {
   std::vector<std::int32_t> named_lab;   // [T][N]: lab index, -1 when nowhere
   std::vector<std::int32_t> flows;       // [L][L][K]: from_lab, to_lab, tier; whole run
   std::vector<double> question_value;    // [Q]: each forecast question's value
+  // [Q]: value = numerator / denominator. The denominator is 1 except for
+  // the ratio metrics (retention, flow_ratio, tenure), whose estimate over
+  // many replicates pools them: sum of numerators / sum of denominators.
+  std::vector<double> question_numerator, question_denominator;
   // Work done, for benchmarks (not written to results files): researchers
   // who made a market choice (step 4), summed over the run.
   std::int64_t market_decisions = 0;
@@ -37,7 +41,9 @@ struct ReplicateResult {
         star_power(size_t(s.steps) * s.labs),
         named_lab(size_t(s.steps) * s.named),
         flows(size_t(s.labs) * s.labs * s.tiers),
-        question_value(size_t(s.questions)) {}
+        question_value(size_t(s.questions)),
+        question_numerator(size_t(s.questions)),
+        question_denominator(size_t(s.questions), 1.0) {}
 
   size_t tlk(int t, int l, int k) const { return (size_t(t) * shape.labs + l) * shape.tiers + k; }
   size_t tl(int t, int l) const { return size_t(t) * shape.labs + l; }

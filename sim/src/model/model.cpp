@@ -246,6 +246,8 @@ class QuestionTracker : public MoveObserver {
           break;
       }
       r.question_value[q] = value;
+      r.question_numerator[q] = value;
+      r.question_denominator[q] = 1;
     }
   }
 
