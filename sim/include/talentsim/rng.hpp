@@ -30,6 +30,9 @@ enum class Purpose : std::uint32_t {
   // Sweeps (talentsim_sweep), keyed by Streams(seed, 0) of the sweep's seed:
   Design = 32,     // random and Latin hypercube designs (see make_design in talentsim/sweep.hpp)
   Bootstrap = 33,  // Sobol' index intervals: a WordStream per bootstrap resample
+  // Calibration (talentsim_calibrate), keyed by Streams(seed, 0) of the
+  // calibration's seed: a WordStream per proposal, who = generation << 32 | number.
+  Calibration = 34,
 };
 
 inline constexpr std::uint32_t kMaxStreamIndex = 1u << 24;
