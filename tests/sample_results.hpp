@@ -150,7 +150,13 @@ inline SampleRun make_sample_run(int named, int questions = 0, int labs = 3, int
         }
       }
     }
-    for (int q = 0; q < s.questions; ++q) out.question_value[size_t(q)] = (r + 1) * 1.5 + q / 3.0;
+    for (int q = 0; q < s.questions; ++q) {
+      // value = numerator / denominator, as the model makes them.
+      out.question_numerator[size_t(q)] = (r + 1) * 3.0 + q;
+      out.question_denominator[size_t(q)] = q % 2 == 0 ? 2.0 : 1.0;
+      out.question_value[size_t(q)] =
+          out.question_numerator[size_t(q)] / out.question_denominator[size_t(q)];
+    }
     run.replicates.push_back(std::move(out));
   }
   return run;
@@ -240,9 +246,15 @@ inline std::string run_json(const SampleRun& run, const std::string& indent = ""
   j += fmt::format("{}    \"flows\": {},\n", i,
                    variable(R"(["replicate", "from_lab", "to_lab", "tier"])", "int32",
                             json_list(gather(run, &ReplicateResult::flows)), "researchers"));
-  j += fmt::format("{}    \"question_value\": {}\n{}  }},\n", i,
+  j += fmt::format("{}    \"question_value\": {},\n", i,
                    variable(R"(["replicate", "question"])", "float64",
-                            json_list(gather(run, &ReplicateResult::question_value))),
+                            json_list(gather(run, &ReplicateResult::question_value))));
+  j += fmt::format("{}    \"question_numerator\": {},\n", i,
+                   variable(R"(["replicate", "question"])", "float64",
+                            json_list(gather(run, &ReplicateResult::question_numerator))));
+  j += fmt::format("{}    \"question_denominator\": {}\n{}  }},\n", i,
+                   variable(R"(["replicate", "question"])", "float64",
+                            json_list(gather(run, &ReplicateResult::question_denominator))),
                    i);
   j += i + "  \"summaries\": {\n";
   j += i + R"(    "headcount_quantiles": {"dims": ["quantile", "time", "lab", "tier"], )"

@@ -131,11 +131,24 @@ std::string report_of(const std::string& out) {
 }
 
 TEST_F(Cli, RunReportsQuestionsAndSummarizeReprintsIt) {
-  fs::copy_file(data_path("every_key.yaml"), dir_ / "every_key.yaml");
+  // every_key.yaml's questions (its last section) and three ratio questions,
+  // one of which has no joins, so no value, in any replicate.
+  std::ofstream(dir_ / "every_key.yaml")
+      << read_text(data_path("every_key.yaml"))
+      << "  - {id: laba_retention, metric: retention, lab: LabA, window: [2026-01-01, "
+         "2026-03-31], after: 0.5, at_least: 0.8}\n"
+         "  - {id: laba_vs_labb, metric: flow_ratio, lab: LabA, from: [LabB], window: "
+         "[2026-01-01, 2026-12-31], at_least: 2}\n"
+         "  - {id: spinout_retention, metric: retention, lab: SpinOut, window: [2026-01-01, "
+         "2026-02-01], after: 0.5, at_least: 0.8}\n";
   const auto run = talentsim("run every_key.yaml -r 30 -o ek.h5", dir_);
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.out.find("labb_star_hires"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("95% interval"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("pooled"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("spinout_retention: no finite value in 30 of 30 replicates"),
+            std::string::npos)
+      << run.out;
   const auto text = talentsim("summarize ek.h5", dir_);
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_EQ(report_of(run.out), text.out);
@@ -148,7 +161,9 @@ TEST_F(Cli, RunReportsQuestionsAndSummarizeReprintsIt) {
       (dir_ / "report.json").string() +
       "')); q=d['run']['questions'][0]; "
       "assert d['kind']=='run' and q['id']=='labb_star_hires' and q['n']==30, d; "
-      "assert q['interval'][0] <= q['probability'] <= q['interval'][1]\"";
+      "assert q['interval'][0] <= q['probability'] <= q['interval'][1]; "
+      "r=d['run']['questions'][-1]; assert r['defined']==0 and r['pooled'] is None, r; "
+      "f=d['run']['questions'][-2]; assert f['metric']=='flow_ratio' and f['pooled'] > 0, f\"";
   EXPECT_EQ(std::system(check.c_str()), 0);
 }
 

@@ -120,6 +120,8 @@ ReplicateResult sample_replicate(std::int64_t r, const ResultShape& s) {
   }
   for (int q = 0; q < s.questions; ++q) {
     out.question_value[size_t(q)] = q == 1 ? specials[size_t(r) % 5] : double(r) / 3.0 - q;
+    out.question_numerator[size_t(q)] = q == 1 ? specials[size_t(r + 2) % 5] : double(r + q);
+    out.question_denominator[size_t(q)] = q == 1 ? 0.0 : double(q);
   }
   return out;
 }
@@ -149,6 +151,10 @@ void expect_same_replicate(const ReplicateResult& got, const ReplicateResult& wa
   EXPECT_TRUE(bit_identical(got.flows, want.flows)) << "flows, replicate " << want.replicate;
   EXPECT_TRUE(bit_identical(got.question_value, want.question_value))
       << "question_value, replicate " << want.replicate;
+  EXPECT_TRUE(bit_identical(got.question_numerator, want.question_numerator))
+      << "question_numerator, replicate " << want.replicate;
+  EXPECT_TRUE(bit_identical(got.question_denominator, want.question_denominator))
+      << "question_denominator, replicate " << want.replicate;
 }
 
 bool same_double(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
@@ -380,6 +386,34 @@ INSTANTIATE_TEST_SUITE_P(
              std::to_string(s.questions);
     });
 
+// Files written before question_numerator and question_denominator existed
+// (same format version) read as value / 1, which is what they held.
+TEST_F(ResultsFileTest, AFileWithoutQuestionRatiosReadsAsValueOverOne) {
+  const ResultShape shape{.steps = 3, .labs = 2, .tiers = 1, .named = 0, .questions = 2};
+  const fs::path dest = dir_ / "older.h5";
+  std::vector<ReplicateResult> written;
+  {
+    ResultsWriter writer(dest, sample_meta(shape, 2), shape, /*overwrite=*/false);
+    for (std::int64_t r = 0; r < 2; ++r) {
+      written.push_back(sample_replicate(r, shape));
+      writer.write(written.back());
+    }
+    writer.commit();
+  }
+  {
+    ForgeFile f(dest);
+    ASSERT_GE(H5Ldelete(f.id(), "question_numerator", H5P_DEFAULT), 0);
+    ASSERT_GE(H5Ldelete(f.id(), "question_denominator", H5P_DEFAULT), 0);
+  }
+  const RunReader reader(dest);
+  for (std::int64_t r = 0; r < 2; ++r) {
+    ReplicateResult want = written[size_t(r)];
+    want.question_numerator = want.question_value;
+    want.question_denominator.assign(want.question_value.size(), 1.0);
+    expect_same_replicate(reader.read(r), want);
+  }
+}
+
 // --- distribution summaries ----------------------------------------------
 
 class Summaries : public ResultsFileTest {
@@ -559,9 +593,11 @@ TEST_F(Summaries, VariablesAreChunkedByReplicatesAndSteps) {
     writer.commit();
 
     const std::vector<std::pair<const char*, std::vector<hsize_t>>> want = {
-        {"headcount", {rc, tc, 3, 2}}, {"hires", {rc, tc, 3, 2}},  {"departures", {rc, tc, 3, 2}},
-        {"star_power", {rc, tc, 3}},   {"named_lab", {rc, tc, 2}}, {"flows", {rc, 3, 3, 2}},
-        {"question_value", {rc, 1}}};
+        {"headcount", {rc, tc, 3, 2}},    {"hires", {rc, tc, 3, 2}},
+        {"departures", {rc, tc, 3, 2}},   {"star_power", {rc, tc, 3}},
+        {"named_lab", {rc, tc, 2}},       {"flows", {rc, 3, 3, 2}},
+        {"question_value", {rc, 1}},      {"question_numerator", {rc, 1}},
+        {"question_denominator", {rc, 1}}};
     const hid_t file = H5Fopen(dest.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
     ASSERT_GE(file, 0);
     for (const auto& [name, dims] : want) {

@@ -271,6 +271,44 @@ TEST_F(Sweep, GridRunsEveryCombinationAndEachPointEqualsARunOfIt) {
       << json.out;
 }
 
+// A ratio question's per-point summary (question_mean) is its pooled
+// estimate over the point's replicates: sum of numerators / sum of
+// denominators; a count's is its mean.
+TEST_F(Sweep, RatioQuestionsArePooledAtEachPoint) {
+  write("market.yaml",
+        market_scenario(60,
+                        "  - {id: a_retention, metric: retention, lab: A, window: [2026-01-01, "
+                        "2026-06-30], after: 0.25, at_least: 0.5}\n"
+                        "  - {id: a_from_b, metric: flow_ratio, lab: A, from: [B], window: "
+                        "[2026-01-01, 2026-12-31], at_least: 1}\n"));
+  write("r.yaml",
+        "base: market.yaml\ndesign: grid\nreplicates: 6\nseed: 5\nparameters:\n"
+        "  - {path: market.switching_cost, values: [0.5, 3.0]}\n");
+  const auto o = talentsim("sweep r.yaml --quiet --threads 2", dir_);
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  const SweepFile f = read_sweep(dir_ / "results" / "r.h5");
+  const LoadedSweep s = load_sweep_file(dir_ / "r.yaml");
+  ASSERT_EQ(f.meta.points, 2);
+  for (std::int64_t p = 0; p < 2; ++p) {
+    const Model model(load_point(s.spec, s.design, p));
+    std::vector<double> numerator(4, 0), denominator(4, 0), sum(4, 0);
+    for (std::int64_t r = 0; r < 6; ++r) {
+      const ReplicateResult x = model.run(5, r);
+      for (std::size_t q = 0; q < 4; ++q) {
+        numerator[q] += x.question_numerator[q];
+        denominator[q] += x.question_denominator[q];
+        sum[q] += x.question_value[q];
+      }
+    }
+    const auto& mean = f.summaries[static_cast<std::size_t>(p)].question_mean;
+    EXPECT_DOUBLE_EQ(mean[0], sum[0] / 6);  // a_hires, a count
+    for (std::size_t q = 2; q < 4; ++q) {
+      ASSERT_GT(denominator[q], 0) << "point " << p << ", question " << q;
+      EXPECT_DOUBLE_EQ(mean[q], numerator[q] / denominator[q]) << "point " << p << ", " << q;
+    }
+  }
+}
+
 TEST_F(Sweep, ReplicateRUsesTheSameStreamsAtEveryPoint) {
   // A question's threshold changes only the outcome, never the simulation:
   // with common random numbers every point's values are the same.

@@ -5,6 +5,8 @@ Wilson 95% score interval for a probability and Newcombe's method 10 for the
 difference of two paired probabilities, ported from sim/src/run/report.cpp.
 """
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -19,7 +21,11 @@ STEP_VARIABLES = ("headcount", "hires", "departures")
 SWEEP_STEP_VARIABLES = {f"step_{name}": name for name in STEP_VARIABLES}
 
 QUESTION_COLUMNS = ["id", "text", "metric", "lab", "at_least", "at_most", "probability", "low",
-                    "high", "mean", "p5", "p50", "p95", "n"]
+                    "high", "mean", "p5", "p50", "p95", "pooled", "defined", "n"]
+
+# Metrics whose value is a ratio numerator / denominator (question_numerator,
+# question_denominator), estimated over replicates by pooling them.
+RATIO_METRICS = ("retention", "flow_ratio", "tenure")
 
 
 def wilson_interval(successes, n, z=Z95):
@@ -100,6 +106,22 @@ def _outcomes(ds):
     return (low.isnull() | (value >= low)) & (high.isnull() | (value <= high))
 
 
+def _pooled(run, value):
+    """Each question's pooled ratio, sum of numerators / sum of denominators over the
+    replicates (+inf for a positive numerator over 0), for the ratio metrics; NaN
+    for the others. A file from before question_numerator existed holds no ratios."""
+    if "question_numerator" in run:
+        numerator = run["question_numerator"].transpose("question", "replicate").values.sum(axis=1)
+        denominator = (run["question_denominator"].transpose("question", "replicate")
+                       .values.sum(axis=1))
+    else:
+        numerator, denominator = value.sum(axis=1), np.full(value.shape[0], value.shape[1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1),
+                         np.where(numerator > 0, np.inf, np.nan))
+    return np.where(np.isin(run["question_metric"].values, RATIO_METRICS), ratio, np.nan)
+
+
 def _run_questions(run):
     """One run's question table (see questions_table)."""
     run = run.sel(question=run["question_metric"].notnull())
@@ -107,14 +129,22 @@ def _run_questions(run):
     n = run.sizes["replicate"]
     yes = _outcomes(run).sum("replicate")
     low, high = wilson_interval(yes.values, n)
-    quantiles = np.quantile(value, [0.05, 0.5, 0.95], axis=1)
+    # A ratio with nothing to divide by is NaN (or inf): the statistics of the
+    # value are over the replicates where it is finite, as in the C++ report.
+    finite = np.where(np.isfinite(value), value, np.nan)
+    defined = np.isfinite(value).sum(axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a question with no finite value
+        mean = np.nanmean(finite, axis=1) if value.size else np.full(value.shape[0], np.nan)
+        quantiles = (np.nanquantile(finite, [0.05, 0.5, 0.95], axis=1) if value.size
+                     else np.full((3, value.shape[0]), np.nan))
     return pd.DataFrame({
         "id": run["question"].values, "text": run["question_text"].values,
         "metric": run["question_metric"].values, "lab": run["question_lab"].values,
         "at_least": run["question_at_least"].values, "at_most": run["question_at_most"].values,
         "probability": yes.values / n, "low": low, "high": high,
-        "mean": value.mean(axis=1), "p5": quantiles[0], "p50": quantiles[1],
-        "p95": quantiles[2], "n": n}, columns=QUESTION_COLUMNS)
+        "mean": mean, "p5": quantiles[0], "p50": quantiles[1], "p95": quantiles[2],
+        "pooled": _pooled(run, value), "defined": defined, "n": n}, columns=QUESTION_COLUMNS)
 
 
 def _sweep_questions(ds):
@@ -128,9 +158,12 @@ def questions_table(ds):
     """The forecast questions' probabilities and value statistics as a DataFrame.
 
     Run: one row per question with id, text, metric, lab, at_least, at_most,
-    probability (share of replicates with the outcome), low and high (Wilson
-    95% interval), mean, p5, p50, p95 of the value and n (replicates), as
-    ``talentsim summarize`` reports them. Comparison: the same for each run,
+    probability (share of replicates with the outcome; a NaN value has none),
+    low and high (Wilson 95% interval), mean, p5, p50, p95 of the value over
+    the ``defined`` replicates where it is finite, pooled (for the ratio
+    metrics retention, flow_ratio and tenure: sum of question_numerator over
+    sum of question_denominator over replicates; NaN otherwise), defined and
+    n (replicates), as ``talentsim summarize`` reports them. Comparison: the same for each run,
     with a leading column run. Sweep: the stored per-point summaries, one row
     per point x question: point, the parameter values by path, id,
     probability, low, high, mean.

@@ -79,6 +79,13 @@ def _number(value, digits=3):
     return "" if np.isnan(value) else f"{value:.{digits}f}"
 
 
+def _general(value):
+    """A value for a table cell in 3 significant digits; empty for NaN (a ratio
+    with nothing to divide by in every replicate)."""
+    value = float(value)
+    return "" if np.isnan(value) else f"{value:.3g}"
+
+
 def _signed(value, digits=3):
     """A difference for a table cell, always with its sign; empty for NaN."""
     value = float(value)
@@ -226,8 +233,8 @@ def _run_headcount(ds):
 def _question_rows(table):
     """Rows of the questions table of one run's questions_table."""
     return [(q.id, _text(q.text), _outcome(q.metric, q.at_least, q.at_most),
-             _number(q.probability), _interval(q.low, q.high), f"{q.mean:.3g}", f"{q.p5:.3g}",
-             f"{q.p50:.3g}", f"{q.p95:.3g}") for q in table.itertuples()]
+             _number(q.probability), _interval(q.low, q.high), _general(q.mean),
+             _general(q.p5), _general(q.p50), _general(q.p95)) for q in table.itertuples()]
 
 
 def _run_questions(ds):

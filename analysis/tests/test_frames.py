@@ -1,11 +1,15 @@
 """Tidy tables from real output, checked against the arrays and `talentsim summarize --json`."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import talentsim_analysis as ta
 from talentsim_analysis.frames import paired_difference_interval, wilson_interval
+
+REPO = Path(__file__).resolve().parents[2]
 
 STEP_COLUMNS = ["replicate", "time", "lab", "tier", "headcount", "hires", "departures"]
 
@@ -63,7 +67,8 @@ def test_tidy_sweep_full(full_ds):
                    ["point", "replicate", "time", "lab", "tier"])
 
 
-QUESTION_STATS = ["probability", "low", "high", "mean", "p5", "p50", "p95", "n"]
+QUESTION_STATS = ["probability", "low", "high", "mean", "p5", "p50", "p95", "pooled", "defined",
+                  "n"]
 
 
 def _json_questions(questions):
@@ -193,3 +198,36 @@ def test_end_headcount_needs_a_run(grid_ds):
         ta.end_headcount(grid_ds)
     with pytest.raises(ValueError, match="paired_end_difference needs a compare file"):
         ta.paired_end_difference(grid_ds)
+
+
+# Ratio questions (retention, flow_ratio, tenure) appended to every_key.yaml:
+# the last one has no joins in any replicate, so its value is always NaN.
+RATIO_QUESTIONS = """
+  - {id: laba_retention, metric: retention, lab: LabA, window: [2026-01-01, 2026-03-31], after: 0.5, at_least: 0.8}
+  - {id: laba_vs_labb, metric: flow_ratio, lab: LabA, from: [LabB], window: [2026-01-01, 2026-12-31], at_least: 2}
+  - {id: labb_tenure, metric: tenure, lab: LabB, tiers: [star], window: [2026-12-31, 2026-12-31], at_most: 2}
+  - {id: spinout_retention, metric: retention, lab: SpinOut, window: [2026-01-01, 2026-02-01], after: 0.5, at_least: 0.8}
+"""
+
+
+def test_questions_table_of_ratio_questions(talentsim, tmp_path, summarize):
+    """NaN values and pooled ratios are summarised as ``talentsim summarize`` does."""
+    scenario = tmp_path / "ratios.yaml"
+    scenario.write_text((REPO / "tests/data/every_key.yaml").read_text() + RATIO_QUESTIONS)
+    path = tmp_path / "ratios.h5"
+    talentsim("run", scenario, "-r", 12, "--quiet", "-o", path)
+    ds = ta.open_results(path)
+    assert ds["question_numerator"].dims == ("replicate", "question")
+    value = ds["question_value"].values
+    ratio = ds["question_numerator"].values / ds["question_denominator"].values
+    np.testing.assert_array_equal(np.isnan(value), np.isnan(ratio))
+    table = ta.questions_table(ds)
+    _assert_questions(table, summarize(path)["run"]["questions"])
+    rows = table.set_index("id")
+    assert rows.loc["spinout_retention", "defined"] == 0
+    assert np.isnan(rows.loc["spinout_retention", "mean"])
+    assert rows.loc["spinout_retention", "probability"] == 0
+    assert np.isnan(rows.loc["labb_net", "pooled"])
+    assert not np.isnan(rows.loc["labb_tenure", "pooled"])
+    html = ta.write_report(path, tmp_path / "ratios.html").read_text(encoding="utf-8")
+    assert "spinout_retention" in html and ">nan<" not in html

@@ -44,14 +44,15 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int kExitOk = 0;
-constexpr std::string_view kRecordMagic = "TSPOINT1";
+constexpr std::string_view kRecordMagic = "TSPOINT2";
 
 struct Interrupted {};
 
 // ---- journal records ---------------------------------------------------------
 // One file per finished point: magic, point, replicates, shape, then per
-// replicate its question values, its end-of-run headcount and, for full
-// output, every per-step array; last a 64-bit checksum of all before it.
+// replicate its question values, numerators and denominators, its
+// end-of-run headcount and, for full output, every per-step array; last a
+// 64-bit checksum of all before it.
 
 std::string encode_point(std::int64_t point, const std::vector<ReplicateResult>& reps,
                          ResultShape shape, bool full) {
@@ -62,6 +63,8 @@ std::string encode_point(std::int64_t point, const std::vector<ReplicateResult>&
   const std::size_t lk = static_cast<std::size_t>(shape.labs) * shape.tiers;
   for (const auto& r : reps) {
     put(out, r.question_value.data(), r.question_value.size());
+    put(out, r.question_numerator.data(), r.question_numerator.size());
+    put(out, r.question_denominator.data(), r.question_denominator.size());
     put(out, r.headcount.data() + (full ? r.tlk(shape.steps - 1, 0, 0) : 0), lk);
     if (full) {
       put(out, r.headcount.data(), r.headcount.size());
@@ -96,6 +99,8 @@ std::optional<std::vector<ReplicateResult>> decode_point(const std::string& byte
     ReplicateResult x(shape);
     x.replicate = r;
     bool ok = in.get(x.question_value.data(), x.question_value.size()) &&
+              in.get(x.question_numerator.data(), x.question_numerator.size()) &&
+              in.get(x.question_denominator.data(), x.question_denominator.size()) &&
               in.get(x.headcount.data() + x.tlk(shape.steps - 1, 0, 0), lk);
     if (full)
       ok = ok && in.get(x.headcount.data(), x.headcount.size()) &&
@@ -196,7 +201,9 @@ PointSummary summarize_point(const RunMetadata& meta, ResultShape shape,
     s.question_probability.push_back(q.probability);
     s.question_low.push_back(q.interval.low);
     s.question_high.push_back(q.interval.high);
-    s.question_mean.push_back(q.mean);
+    // A ratio's estimate at the point pools its replicates (sum of
+    // numerators / sum of denominators); the other metrics' is their mean.
+    s.question_mean.push_back(is_ratio_metric(q.info.metric) ? q.pooled : q.mean);
   }
   s.headcount_quantile.assign(kSummaryQuantileCount * L, 0);
   std::vector<double> ends(reps.size());

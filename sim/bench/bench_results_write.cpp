@@ -143,7 +143,8 @@ ReplicateResult synthetic_replicate(std::int64_t replicate) {
 size_t raw_bytes(const ReplicateResult& r) {
   return sizeof(std::int32_t) * (r.headcount.size() + r.hires.size() + r.departures.size() +
                                  r.named_lab.size() + r.flows.size()) +
-         sizeof(double) * (r.star_power.size() + r.question_value.size());
+         sizeof(double) * (r.star_power.size() + r.question_value.size() +
+                           r.question_numerator.size() + r.question_denominator.size());
 }
 
 // The order in which `threads` TBB threads finish replicates 0..n-1 (see the

@@ -5,6 +5,8 @@
 // saves the input.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -114,6 +116,12 @@ inline void check_valid(const Scenario& s) {
     FUZZ_CHECK(q.at_least || q.at_most, "question without an outcome: " + q.id);
     if (q.metric == Metric::NamedAt)
       FUZZ_CHECK(q.researcher >= 0 && q.researcher < named, "named_at of no one: " + q.id);
+    if (q.metric == Metric::Retention)
+      FUZZ_CHECK(q.after_steps >= 1 && std::int64_t{q.step_to} + q.after_steps < s.steps,
+                 "retention cohort not observable within the run: " + q.id);
+    if (q.metric == Metric::FlowRatio)
+      FUZZ_CHECK(!q.from.empty() && std::find(q.from.begin(), q.from.end(), q.lab) == q.from.end(),
+                 "flow_ratio without from, or from its own lab: " + q.id);
   }
 }
 

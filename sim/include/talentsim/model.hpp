@@ -53,6 +53,9 @@ class MoveObserver {
  public:
   virtual ~MoveObserver() = default;
   virtual void on_move(int step, int researcher, int from, int to, int tier) = 0;
+  // At the end of every step, after that step's moves (MODEL.md section 4,
+  // step 7): the state then is the one the results record for the step.
+  virtual void on_step_end(int /*step*/) {}
 };
 
 namespace detail {

@@ -49,10 +49,18 @@ struct LabSummary {
 
 struct QuestionSummary {
   QuestionInfo info;
-  std::int64_t yes = 0, n = 0;  // replicates with the outcome, of n
+  // Replicates with the outcome, of n. A replicate whose value is NaN (a
+  // ratio with nothing to divide by) does not have it.
+  std::int64_t yes = 0, n = 0;
   double probability = 0;
   Interval interval;  // Wilson 95%
+  // Mean and percentiles of the value over the `defined` replicates whose
+  // value is finite (all of them for the count metrics); NaN if none is.
+  std::int64_t defined = 0;
   double mean = 0, p5 = 0, p50 = 0, p95 = 0;
+  // Ratio metrics (retention, flow_ratio, tenure): sum of the numerators
+  // over sum of the denominators over all replicates; NaN for the others.
+  double pooled = 0;
 };
 
 struct RunReport {
@@ -86,15 +94,23 @@ class RunAccumulator {
   double question_value(std::int64_t replicate, int q) const {
     return values_[static_cast<std::size_t>(replicate) * shape_.questions + q];
   }
+  // value = numerator / denominator (the denominator is 1 but for ratios).
+  double question_numerator(std::int64_t replicate, int q) const {
+    return numerators_[static_cast<std::size_t>(replicate) * shape_.questions + q];
+  }
+  double question_denominator(std::int64_t replicate, int q) const {
+    return denominators_[static_cast<std::size_t>(replicate) * shape_.questions + q];
+  }
   bool outcome(std::int64_t replicate, int q) const;
 
  private:
   RunMetadata meta_;
   ResultShape shape_;
-  std::vector<std::int64_t> start_;               // [lab], before the first step
-  std::vector<std::int32_t> end_;                 // [replicate][lab]
-  std::vector<double> values_;                    // [replicate][question]
-  std::vector<std::int64_t> hires_, departures_;  // [lab], summed over replicates
+  std::vector<std::int64_t> start_;                // [lab], before the first step
+  std::vector<std::int32_t> end_;                  // [replicate][lab]
+  std::vector<double> values_;                     // [replicate][question]
+  std::vector<double> numerators_, denominators_;  // [replicate][question]
+  std::vector<std::int64_t> hires_, departures_;   // [lab], summed over replicates
   std::int64_t added_ = 0;
 };
 

@@ -100,8 +100,23 @@ struct Event {
   std::vector<int> founders;
 };
 
-enum class Metric { Hires, Departures, NetFlow, Headcount, Share, NamedAt };
+enum class Metric {
+  Hires,
+  Departures,
+  NetFlow,
+  Headcount,
+  Share,
+  NamedAt,
+  Retention,
+  FlowRatio,
+  Tenure
+};
 const char* to_string(Metric m);
+// Whether a metric's value is a ratio numerator / denominator whose
+// estimate over many replicates pools them (retention, flow_ratio, tenure);
+// the others are counts or levels, with denominator 1.
+bool is_ratio(Metric m);
+bool is_ratio_metric(const std::string& name);
 
 // A forecast question (MODEL.md section 8). Parsed and validated with the
 // scenario; answered by the question layer.
@@ -115,6 +130,10 @@ struct Question {
   int researcher = -1;     // named_at
   Date window_from, window_to;
   int step_from = 0, step_to = 0;
+  // retention: how long a join must last, in years (`after`) and in steps,
+  // H = llround(after * 365.25 / step_days) >= 1.
+  double after = 0;
+  int after_steps = 0;
   std::optional<double> at_least, at_most;
 };
 

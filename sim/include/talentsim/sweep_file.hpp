@@ -8,6 +8,9 @@
 //   question_value     (point, replicate, question)    each question's value
 //   headcount          (point, replicate, lab, tier)   at the end of the run
 //   question_probability, _low, _high, question_mean   (point, question)
+//                      (question_mean: the mean of the finite values; for a
+//                      ratio metric the pooled sum of numerators / sum of
+//                      denominators)
 //   headcount_mean     (point, lab)                    end of run, all tiers
 //   headcount_quantile (point, quantile, lab)          end of run, all tiers
 //   with `output: full`, also per step:

@@ -97,6 +97,10 @@ struct Variable {
   const char* description;
   const char* units;        // nullptr: no units attribute
   const char* coordinates;  // nullptr: no CF coordinates attribute
+  // Added after files of this format version were written: a file without
+  // it is read as if it had the values every question of such a file had
+  // (question_numerator = question_value, question_denominator = 1).
+  bool added_later;
 };
 
 // Per-replicate variables are chunked (Rc, Tc, ...) when their second
@@ -152,7 +156,7 @@ inline std::size_t writer_buffer_bytes = kWriterBufferBytes;
 inline constexpr const char* kQuestionCoordinates =
     "question_text question_metric question_lab question_at_least question_at_most";
 
-inline constexpr std::array<Variable, 7> kVariables = {{
+inline constexpr std::array<Variable, 9> kVariables = {{
     {"headcount",
      4,
      {Dim::replicate, Dim::time, Dim::lab, Dim::tier},
@@ -161,7 +165,8 @@ inline constexpr std::array<Variable, 7> kVariables = {{
      "headcount",
      "researchers at the lab, by tier, at the end of the step",
      "researchers",
-     nullptr},
+     nullptr,
+     false},
     {"hires",
      4,
      {Dim::replicate, Dim::time, Dim::lab, Dim::tier},
@@ -170,7 +175,8 @@ inline constexpr std::array<Variable, 7> kVariables = {{
      "hires",
      "researchers of the tier who moved into the lab during the step",
      "researchers",
-     nullptr},
+     nullptr,
+     false},
     {"departures",
      4,
      {Dim::replicate, Dim::time, Dim::lab, Dim::tier},
@@ -179,7 +185,8 @@ inline constexpr std::array<Variable, 7> kVariables = {{
      "departures",
      "researchers of the tier who moved out of the lab during the step",
      "researchers",
-     nullptr},
+     nullptr,
+     false},
     {"star_power",
      3,
      {Dim::replicate, Dim::time, Dim::lab},
@@ -188,7 +195,8 @@ inline constexpr std::array<Variable, 7> kVariables = {{
      "star power",
      "star power S of the lab at the end of the step",
      "reputation",
-     nullptr},
+     nullptr,
+     false},
     {"named_lab",
      3,
      {Dim::replicate, Dim::time, Dim::named},
@@ -198,7 +206,8 @@ inline constexpr std::array<Variable, 7> kVariables = {{
      "index into the lab coordinate of the lab employing the named researcher at the end of the "
      "step; -1 when at no lab",
      nullptr,
-     nullptr},
+     nullptr,
+     false},
     {"flows",
      4,
      {Dim::replicate, Dim::from_lab, Dim::to_lab, Dim::tier},
@@ -207,7 +216,8 @@ inline constexpr std::array<Variable, 7> kVariables = {{
      "flows",
      "researchers of the tier who moved from from_lab to to_lab, summed over the whole run",
      "researchers",
-     nullptr},
+     nullptr,
+     false},
     {"question_value",
      2,
      {Dim::replicate, Dim::question},
@@ -217,7 +227,34 @@ inline constexpr std::array<Variable, 7> kVariables = {{
      "value of each forecast question in each replicate; the outcome is at_least <= value <= "
      "at_most",
      nullptr,
-     kQuestionCoordinates},
+     kQuestionCoordinates,
+     false},
+    {"question_numerator",
+     2,
+     {Dim::replicate, Dim::question},
+     nullptr,
+     &ReplicateResult::question_numerator,
+     "numerator of the forecast question's value",
+     "question_value = question_numerator / question_denominator in each replicate. retention: "
+     "the joins still at the lab `after` years later; flow_ratio: moves from the `from` labs "
+     "into the lab; tenure: the researchers' tenure at the lab, summed, in years; any other "
+     "metric: the value itself",
+     nullptr,
+     kQuestionCoordinates,
+     true},
+    {"question_denominator",
+     2,
+     {Dim::replicate, Dim::question},
+     nullptr,
+     &ReplicateResult::question_denominator,
+     "denominator of the forecast question's value",
+     "retention: the joins (the cohort); flow_ratio: moves from the lab to the `from` labs; "
+     "tenure: the researchers counted; any other metric: 1. The value is NaN when this is 0 "
+     "(+infinity for a flow ratio whose numerator is not 0); over replicates, a ratio pools as "
+     "the sum of numerators over the sum of denominators",
+     nullptr,
+     kQuestionCoordinates,
+     true},
 }};
 
 // Auxiliary coordinates on (question), from RunMetadata::questions. Exactly
@@ -233,7 +270,8 @@ struct QuestionVariable {
 inline constexpr std::array<QuestionVariable, 5> kQuestionVariables = {{
     {"question_text", &QuestionInfo::text, nullptr, "question", "the forecast question as asked"},
     {"question_metric", &QuestionInfo::metric, nullptr, "question metric",
-     "what the question measures: hires, departures, net_flow, headcount, share or named_at"},
+     "what the question measures: hires, departures, net_flow, headcount, share, named_at, "
+     "retention, flow_ratio or tenure"},
     {"question_lab", &QuestionInfo::lab, nullptr, "question lab", "the lab the question is about"},
     {"question_at_least", nullptr, &QuestionInfo::at_least, "lower bound",
      "the outcome requires value >= at_least; NaN when there is no lower bound"},

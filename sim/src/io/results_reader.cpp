@@ -176,6 +176,7 @@ std::optional<Handle> row_cache(hid_t dataset, const std::string& context) {
 void RunReader::Impl::open_variables() {
   for (size_t i = 0; i < layout::kVariables.size(); ++i) {
     const layout::Variable& v = layout::kVariables[i];
+    if (v.added_later && !has_variable(v.name)) continue;  // an older file: read() fills it
     variables[i] = open_variable(v.name);
     const std::string context = fmt::format("cannot open variable '{}' in {}", v.name, label);
     if (std::optional<Handle> dapl = row_cache(variables[i].get(), context)) {
@@ -221,6 +222,11 @@ ReplicateResult RunReader::read(std::int64_t replicate) const {
   out.replicate = replicate;
   for (size_t i = 0; i < layout::kVariables.size(); ++i) {
     const layout::Variable& v = layout::kVariables[i];
+    if (!r.variables[i].valid()) {  // added later, absent from an older file
+      if (v.reals == &ReplicateResult::question_numerator)
+        out.question_numerator = out.question_value;  // after it: the table's order
+      continue;                                       // question_denominator: 1, as constructed
+    }
     const std::string context =
         fmt::format("cannot read variable '{}' of replicate {} of {}", v.name, replicate, r.label);
     if (v.ints != nullptr) {

@@ -251,7 +251,10 @@ const std::array<SweepVariable, kVariableCount>& sweep_variables() {
          false,
          false,
          "mean value of the question",
-         "mean of question_value over the point's replicates",
+         "mean of question_value over the point's replicates whose value is a finite number; "
+         "for a ratio (metric retention, flow_ratio or tenure), the point's pooled estimate: "
+         "the sum over its replicates of the value's numerators over the sum of its "
+         "denominators",
          nullptr,
          nullptr},
         {"headcount_mean",

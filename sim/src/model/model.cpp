@@ -192,25 +192,81 @@ void Model::draw_population(std::uint64_t seed, std::int64_t replicate, Populati
 
 namespace {
 
-// Counts the moves that count-type questions ask about, as they happen, and
-// passes every move on to the caller's observer.
+// Counts the moves that the questions ask about, as they happen, and passes
+// every move on to the caller's observer. Retention and tenure need each
+// researcher's lab, the step their current spell began and where they came
+// from: kept here, and only when such a question is asked.
 class QuestionTracker : public MoveObserver {
  public:
-  QuestionTracker(const Scenario& s, MoveObserver* next)
-      : s_(s), next_(next), hires_(s.questions.size(), 0), departures_(s.questions.size(), 0) {}
+  QuestionTracker(const Model& m, MoveObserver* next)
+      : s_(m.scenario()),
+        ids_(m.identities()),
+        next_(next),
+        hires_(s_.questions.size(), 0),
+        departures_(s_.questions.size(), 0),
+        broken_(s_.questions.size(), 0),
+        tenure_steps_(s_.questions.size(), 0),
+        tenure_count_(s_.questions.size(), 0) {
+    for (const Question& q : s_.questions)
+      researchers_ = researchers_ || q.metric == Metric::Retention || q.metric == Metric::Tenure;
+  }
+
+  // Before the first step, with the replicate's population: everyone's
+  // spell at their starting lab began tau steps before the run (MODEL.md
+  // section 3), as the replicate's tenure anchors.
+  void start(const Population& pop) {
+    if (!researchers_) return;
+    const std::size_t n = ids_.size();
+    lab_.resize(n);
+    since_.resize(n);
+    came_from_.assign(n, -1);
+    for (std::size_t i = 0; i < n; ++i) {
+      lab_[i] = ids_[i].lab;
+      since_[i] = -pop.tenure[i];
+    }
+  }
 
   void on_move(int step, int researcher, int from, int to, int tier) override {
     for (std::size_t q = 0; q < s_.questions.size(); ++q) {
       const Question& qu = s_.questions[q];
+      if (qu.metric == Metric::Retention && from == qu.lab) {
+        // Leaving ends the spell that began at step since - 1: a join of
+        // the cohort that did not last H steps.
+        const int joined = since_[static_cast<std::size_t>(researcher)] - 1;
+        if (joined >= qu.step_from && joined <= qu.step_to && step <= joined + qu.after_steps &&
+            in_tiers(qu, tier) && from_listed(qu, came_from_[static_cast<std::size_t>(researcher)]))
+          ++broken_[q];
+      }
       if (step < qu.step_from || step > qu.step_to) continue;
-      if (!qu.tiers.empty() && std::find(qu.tiers.begin(), qu.tiers.end(), tier) == qu.tiers.end())
-        continue;
-      if (to == qu.lab &&
-          (qu.from.empty() || std::find(qu.from.begin(), qu.from.end(), from) != qu.from.end()))
-        ++hires_[q];
-      if (from == qu.lab) ++departures_[q];
+      if (!in_tiers(qu, tier)) continue;
+      if (to == qu.lab && from_listed(qu, from)) ++hires_[q];
+      if (from == qu.lab && (qu.metric != Metric::FlowRatio ||
+                             std::find(qu.from.begin(), qu.from.end(), to) != qu.from.end()))
+        ++departures_[q];
+    }
+    if (researchers_) {
+      const auto i = static_cast<std::size_t>(researcher);
+      lab_[i] = to;
+      since_[i] = step + 1;
+      came_from_[i] = from;
     }
     if (next_) next_->on_move(step, researcher, from, to, tier);
+  }
+
+  void on_step_end(int step) override {
+    for (std::size_t q = 0; q < s_.questions.size(); ++q) {
+      const Question& qu = s_.questions[q];
+      if (qu.metric != Metric::Tenure || qu.step_to != step) continue;
+      std::int64_t steps = 0, count = 0;
+      for (std::size_t i = 0; i < lab_.size(); ++i) {
+        if (lab_[i] != qu.lab || !in_tiers(qu, ids_[i].tier)) continue;
+        steps += step + 1 - since_[i];
+        ++count;
+      }
+      tenure_steps_[q] = steps;
+      tenure_count_[q] = count;
+    }
+    if (next_) next_->on_step_end(step);
   }
 
   // Every question's value, from the counts and the recorded state.
@@ -244,6 +300,17 @@ class QuestionTracker : public MoveObserver {
         case Metric::NamedAt:
           value = r.named_lab[r.tn(t, qu.researcher)] == qu.lab ? 1.0 : 0.0;
           break;
+        case Metric::Retention:
+          set_ratio(r, q, static_cast<double>(hires_[q] - broken_[q]),
+                    static_cast<double>(hires_[q]));
+          continue;
+        case Metric::FlowRatio:
+          set_ratio(r, q, static_cast<double>(hires_[q]), static_cast<double>(departures_[q]));
+          continue;
+        case Metric::Tenure:
+          set_ratio(r, q, static_cast<double>(tenure_steps_[q]) * s_.step_days / 365.25,
+                    static_cast<double>(tenure_count_[q]));
+          continue;
       }
       r.question_value[q] = value;
       r.question_numerator[q] = value;
@@ -252,9 +319,37 @@ class QuestionTracker : public MoveObserver {
   }
 
  private:
+  static bool in_tiers(const Question& q, int tier) {
+    return q.tiers.empty() || std::find(q.tiers.begin(), q.tiers.end(), tier) != q.tiers.end();
+  }
+  // Whether a move from `from` counts as a hire (-1: from nowhere, which
+  // counts only when the question lists no labs).
+  static bool from_listed(const Question& q, int from) {
+    return q.from.empty() || std::find(q.from.begin(), q.from.end(), from) != q.from.end();
+  }
+
+  // value = numerator / denominator; with nothing to divide by, NaN, or
+  // +infinity for a flow ratio whose numerator is not 0.
+  static void set_ratio(ReplicateResult& r, std::size_t q, double numerator, double denominator) {
+    r.question_numerator[q] = numerator;
+    r.question_denominator[q] = denominator;
+    r.question_value[q] = denominator > 0 ? numerator / denominator
+                          : numerator > 0 ? std::numeric_limits<double>::infinity()
+                                          : std::numeric_limits<double>::quiet_NaN();
+  }
+
   const Scenario& s_;
+  const std::vector<Identity>& ids_;
   MoveObserver* next_;
-  std::vector<std::int64_t> hires_, departures_;
+  // Per question: moves into and out of its lab in its window (for a
+  // retention question, hires are the cohort's joins; for a flow ratio,
+  // departures only those to its `from` labs); joins that did not last;
+  // tenure summed in steps, and researchers counted.
+  std::vector<std::int64_t> hires_, departures_, broken_, tenure_steps_, tenure_count_;
+  bool researchers_ = false;
+  // Per researcher, when researchers_: lab now (-1 nowhere), the step after
+  // their last move (-tau at start) and the lab they came from then.
+  std::vector<std::int32_t> lab_, since_, came_from_;
 };
 
 }  // namespace
@@ -279,8 +374,9 @@ ReplicateResult Model::run(std::uint64_t seed, std::int64_t replicate, MoveObser
     state.restart(seed, replicate, observer, cancel);
     return state.run(cancel);
   }
-  QuestionTracker tracker(scenario_, observer);
+  QuestionTracker tracker(*this, observer);
   state.restart(seed, replicate, &tracker, cancel);
+  tracker.start(state.drawn());
   ReplicateResult r = state.run(cancel);
   tracker.answer(r);
   return r;

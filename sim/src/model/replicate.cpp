@@ -521,6 +521,7 @@ void Replicate::finish_step(int t) {
   offers_.clear();
   moved_prev_.swap(moved_now_);
   moved_now_.clear();
+  if (observer_) observer_->on_step_end(t);
 }
 
 // Compiled twice, for AVX2 and for any x86-64, picked at load time: the

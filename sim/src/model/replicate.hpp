@@ -88,6 +88,8 @@ class Replicate {
   int pick_lab(std::int32_t i, double u);
 
   const std::vector<std::int32_t>& on_market() const { return on_market_; }
+  // The researchers drawn for this replicate by restart().
+  const Population& drawn() const { return pop_; }
   std::size_t population() const { return lab_.size(); }
 
  private:

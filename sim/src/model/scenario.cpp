@@ -69,8 +69,23 @@ const char* to_string(Metric m) {
       return "share";
     case Metric::NamedAt:
       return "named_at";
+    case Metric::Retention:
+      return "retention";
+    case Metric::FlowRatio:
+      return "flow_ratio";
+    case Metric::Tenure:
+      return "tenure";
   }
   return "?";
+}
+
+bool is_ratio(Metric m) {
+  return m == Metric::Retention || m == Metric::FlowRatio || m == Metric::Tenure;
+}
+
+bool is_ratio_metric(const std::string& name) {
+  return name == to_string(Metric::Retention) || name == to_string(Metric::FlowRatio) ||
+         name == to_string(Metric::Tenure);
 }
 
 std::vector<std::int64_t> Scenario::initial_headcount() const {

@@ -87,6 +87,8 @@ RunAccumulator::RunAccumulator(const RunMetadata& meta, ResultShape shape)
       start_(shape.labs, 0),
       end_(static_cast<std::size_t>(meta.replicates) * shape.labs, 0),
       values_(static_cast<std::size_t>(meta.replicates) * shape.questions, 0.0),
+      numerators_(values_.size(), 0.0),
+      denominators_(values_.size(), 1.0),
       hires_(shape.labs, 0),
       departures_(shape.labs, 0) {}
 
@@ -110,8 +112,12 @@ void RunAccumulator::add(const ReplicateResult& r) {
     }
     end_[static_cast<std::size_t>(r.replicate) * s.labs + l] = static_cast<std::int32_t>(end);
   }
-  for (int q = 0; q < s.questions; ++q)
-    values_[static_cast<std::size_t>(r.replicate) * s.questions + q] = r.question_value[q];
+  for (int q = 0; q < s.questions; ++q) {
+    const std::size_t at = static_cast<std::size_t>(r.replicate) * s.questions + q;
+    values_[at] = r.question_value[q];
+    numerators_[at] = r.question_numerator[q];
+    denominators_[at] = r.question_denominator[q];
+  }
   ++added_;
 }
 
@@ -152,17 +158,30 @@ RunReport RunAccumulator::report() const {
     QuestionSummary qs;
     qs.info = meta_.questions[q];
     qs.n = R;
-    double sum = 0;
+    // The value's distribution over the replicates where it is a number.
+    double sum = 0, numerators = 0, denominators = 0;
+    values.clear();
     for (std::int64_t r = 0; r < R; ++r) {
-      sum += values[r] = question_value(r, q);
+      const double v = question_value(r, q);
+      if (std::isfinite(v)) {
+        sum += v;
+        values.push_back(v);
+      }
+      numerators += question_numerator(r, q);
+      denominators += question_denominator(r, q);
       qs.yes += outcome(r, q);
     }
     qs.probability = static_cast<double>(qs.yes) / n;
     qs.interval = wilson_interval(qs.yes, R);
-    qs.mean = sum / n;
+    qs.defined = static_cast<std::int64_t>(values.size());
+    qs.mean = values.empty() ? std::nan("") : sum / static_cast<double>(values.size());
     qs.p5 = quantile(values, 0.05);
     qs.p50 = quantile(values, 0.50);
     qs.p95 = quantile(values, 0.95);
+    qs.pooled = !is_ratio_metric(qs.info.metric) ? std::nan("")
+                : denominators > 0               ? numerators / denominators
+                : numerators > 0                 ? std::numeric_limits<double>::infinity()
+                                                 : std::nan("");
     rep.questions.push_back(qs);
   }
   return rep;
@@ -290,22 +309,46 @@ std::string lab_table(const RunReport& r) {
   return out;
 }
 
+// A value as the table prints it: NaN as "-" (no replicate had one).
+std::string cell(double v) { return std::isnan(v) ? std::string("-") : fmt::format("{:.3g}", v); }
+
 std::string question_table(const RunReport& r) {
   if (r.questions.empty()) return "";
   std::vector<std::string> ids;
   for (const auto& q : r.questions) ids.push_back(q.info.id);
   const std::size_t w = width_of(ids, 8);
-  std::string out =
-      fmt::format("\n{:<{}}  {:>6}  {:>15}  {:>9}  {:>9}  {:>9}  {:>9}  {}\n", "question", w, "P",
-                  "95% interval", "mean", "5%", "median", "95%", "outcome");
+  // The ratio metrics add a column: their pooled estimate.
+  const bool ratios = std::any_of(r.questions.begin(), r.questions.end(),
+                                  [](const auto& q) { return is_ratio_metric(q.info.metric); });
+  std::string out = fmt::format("\n{:<{}}  {:>6}  {:>15}  {:>9}  {:>9}  {:>9}  {:>9}  {}{}\n",
+                                "question", w, "P", "95% interval", "mean", "5%", "median", "95%",
+                                ratios ? fmt::format("{:>9}  ", "pooled") : "", "outcome");
   for (const auto& q : r.questions)
-    out += fmt::format("{:<{}}  {:>6.3f}  {:>15}  {:>9.3g}  {:>9.3g}  {:>9.3g}  {:>9.3g}  {}\n",
-                       q.info.id, w, q.probability,
-                       fmt::format("[{:.3f}, {:.3f}]", q.interval.low, q.interval.high), q.mean,
-                       q.p5, q.p50, q.p95, bounds_text(q.info));
+    out +=
+        fmt::format("{:<{}}  {:>6.3f}  {:>15}  {:>9}  {:>9}  {:>9}  {:>9}  {}{}\n", q.info.id, w,
+                    q.probability, fmt::format("[{:.3f}, {:.3f}]", q.interval.low, q.interval.high),
+                    cell(q.mean), cell(q.p5), cell(q.p50), cell(q.p95),
+                    ratios ? fmt::format("{:>9}  ", cell(q.pooled)) : "", bounds_text(q.info));
   out +=
       "(P: share of replicates with the outcome, Wilson 95% interval; mean and percentiles "
       "of the question's value)\n";
+  if (ratios)
+    out +=
+        "(pooled: for retention, flow_ratio and tenure, the sum over replicates of the "
+        "numerators over the sum of the denominators)\n";
+  bool undefined = false;
+  for (const auto& q : r.questions)
+    if (q.defined < q.n) {
+      undefined = true;
+      out += fmt::format(
+          "  {}: no finite value in {} of {} replicates (mean and percentiles over the "
+          "other {})\n",
+          q.info.id, q.n - q.defined, q.n, q.defined);
+    }
+  if (undefined)
+    out +=
+        "  (no finite value: the ratio's denominator was 0, which makes it NaN, or infinity for a "
+        "flow ratio with moves one way only; P counts NaN as without the outcome)\n";
   for (const auto& q : r.questions)
     if (!q.info.text.empty()) out += fmt::format("  {}: {}\n", q.info.id, q.info.text);
   return out;
@@ -425,7 +468,9 @@ void json_run(Json& j, const RunReport& r) {
     j.field("lab", q.info.lab).field("at_least", q.info.at_least).field("at_most", q.info.at_most);
     j.field("yes", q.yes).field("n", q.n).field("probability", q.probability);
     json_interval(j, "interval", q.interval);
-    j.field("mean", q.mean).field("p5", q.p5).field("p50", q.p50).field("p95", q.p95).close('}');
+    j.field("defined", q.defined);
+    j.field("mean", q.mean).field("p5", q.p5).field("p50", q.p50).field("p95", q.p95);
+    j.field("pooled", q.pooled).close('}');
   }
   j.close(']');
   j.close('}');

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "fmt/format.h"
+#include "question_reader.hpp"
 #include "talentsim/errors.hpp"
 #include "talentsim/scenario_loader.hpp"
 #include "text_util.hpp"
@@ -82,8 +83,9 @@ const std::vector<std::string> kLabKeys = {"name",         "headcount", "comp", 
                                            "prestige",     "mission",   "openness", "attrition",
                                            "cliff_factor", "capacity",  "open"};
 const std::vector<std::string> kResearcherKeys = {"name", "tier", "lab", "reputation"};
-const std::vector<std::string> kQuestionKeys = {
-    "id", "text", "metric", "lab", "tiers", "from", "window", "at_least", "at_most", "researcher"};
+const std::vector<std::string> kQuestionKeys = {"id",      "text",  "metric",    "lab",
+                                                "tiers",   "from",  "window",    "at_least",
+                                                "at_most", "after", "researcher"};
 
 struct EventSpec {
   EventType type;
@@ -106,9 +108,11 @@ const std::vector<std::pair<std::string, EventSpec>> kEventSpecs = {
 };
 
 const std::vector<std::pair<std::string, Metric>> kMetrics = {
-    {"hires", Metric::Hires},      {"departures", Metric::Departures},
-    {"net_flow", Metric::NetFlow}, {"headcount", Metric::Headcount},
-    {"share", Metric::Share},      {"named_at", Metric::NamedAt}};
+    {"hires", Metric::Hires},         {"departures", Metric::Departures},
+    {"net_flow", Metric::NetFlow},    {"headcount", Metric::Headcount},
+    {"share", Metric::Share},         {"named_at", Metric::NamedAt},
+    {"retention", Metric::Retention}, {"flow_ratio", Metric::FlowRatio},
+    {"tenure", Metric::Tenure}};
 
 template <class T>
 void assign(std::optional<T> v, T& out) {
@@ -502,94 +506,14 @@ Scenario build(Loader& ld, const YAML::Node& root) {
 
   // Questions.
   std::set<std::string> question_ids;
-  std::vector<std::string> metric_names;
-  for (const auto& m : kMetrics) metric_names.push_back(m.first);
+  const QuestionContext context{s, lab_names, tier_names, researcher_names, check_in_run};
   for_each_item(ld, root, "questions", [&](const YAML::Node& n, const std::string& p) {
-    Question q;
-    if (!ld.check_map(n, p, kQuestionKeys, "a question {id, metric, lab, window, ...}")) return;
-    ld.require(n, p, "id", "a short label");
-    ld.require(n, p, "metric", "one of " + join_list(metric_names));
-    ld.require(n, p, "lab", "the lab the question is about");
-    ld.require(n, p, "window", "[from_date, to_date]");
-    if (n["id"]) {
-      if (auto v = ld.text(n["id"], p + ".id")) {
-        if (!question_ids.insert(*v).second)
-          ld.error(n["id"], p + ".id", fmt::format("duplicate question id \"{}\"", *v),
-                   "question ids must be unique");
-        q.id = *v;
-      }
-    }
-    if (n["text"]) assign(ld.text(n["text"], p + ".text", false), q.text);
-    bool metric_ok = false;
-    if (const YAML::Node m = n["metric"]) {
-      for (const auto& [name, metric] : kMetrics)
-        if (m.IsScalar() && m.Scalar() == name) {
-          q.metric = metric;
-          metric_ok = true;
-        }
-      if (!metric_ok)
-        ld.error(m, p + ".metric", fmt::format("unknown metric {}", describe(m)),
-                 suggestion(m.IsScalar() ? m.Scalar() : "", metric_names, "metrics: "));
-    }
-    if (n["lab"]) assign(ld.lookup(n["lab"], p + ".lab", lab_names, "lab"), q.lab);
-    if (n["tiers"]) {
-      q.tiers = ld.lookup_list(n["tiers"], p + ".tiers", tier_names, "tier");
-      if (metric_ok && (q.metric == Metric::Share || q.metric == Metric::NamedAt))
-        ld.error(n["tiers"], p + ".tiers",
-                 fmt::format("tiers does not apply to metric {}", to_string(q.metric)),
-                 q.metric == Metric::Share ? "share always covers every tier; remove tiers"
-                                           : "remove tiers");
-    }
-    if (n["from"]) {
-      q.from = ld.lookup_list(n["from"], p + ".from", lab_names, "lab");
-      if (metric_ok && q.metric != Metric::Hires)
-        ld.error(n["from"], p + ".from", "from applies only to metric hires",
-                 "remove from, or use metric: hires");
-    }
-    if (n["researcher"]) {
-      assign(ld.lookup(n["researcher"], p + ".researcher", researcher_names, "researcher"),
-             q.researcher);
-      if (metric_ok && q.metric != Metric::NamedAt)
-        ld.error(n["researcher"], p + ".researcher", "researcher applies only to metric named_at",
-                 "remove researcher, or use metric: named_at");
-    } else if (metric_ok && q.metric == Metric::NamedAt) {
-      ld.error(n, p + ".researcher",
-               "missing required key \"researcher\" (metric named_at asks "
-               "where a named researcher is)",
-               "add `researcher: <name>`");
-    }
-    if (const YAML::Node w = n["window"]) {
-      const std::string wp = p + ".window";
-      if (!w.IsSequence() || w.size() != 2) {
-        ld.expected(w, wp, "a list of two dates [from_date, to_date]",
-                    "for example window: [2026-01-01, 2026-06-30]; a single day is [d, d]");
-      } else {
-        auto a = ld.date(w[0], wp + "[0]");
-        auto b = ld.date(w[1], wp + "[1]");
-        if (a && b && *b < *a)
-          ld.error(w[1], wp + "[1]",
-                   fmt::format("expected a date on or after {}, found {}", to_iso(*a), to_iso(*b)),
-                   "a window runs from its first date to its second: swap them");
-        if (a && check_in_run(w[0], wp + "[0]", *a)) {
-          q.window_from = *a;
-          q.step_from = s.step_of(*a);
-        }
-        if (b && check_in_run(w[1], wp + "[1]", *b)) {
-          q.window_to = *b;
-          q.step_to = s.step_of(*b);
-        }
-      }
-    }
-    if (n["at_least"]) q.at_least = ld.real(n["at_least"], p + ".at_least");
-    if (n["at_most"]) q.at_most = ld.real(n["at_most"], p + ".at_most");
-    if (!n["at_least"] && !n["at_most"])
-      ld.error(n, p, "a question needs an outcome: at_least, at_most or both",
-               "for example `at_least: 2`");
-    if (q.at_least && q.at_most && *q.at_most < *q.at_least)
-      ld.error(n["at_most"], p + ".at_most",
-               fmt::format("expected at_most >= at_least ({}), found {}", *q.at_least, *q.at_most),
-               "no outcome can be both; swap the bounds, or drop one of them");
-    s.questions.push_back(q);
+    const auto q = read_question(ld, n, p, context, {}, true);
+    if (!q) return;
+    if (!q->id.empty() && !question_ids.insert(q->id).second)
+      ld.error(n["id"], p + ".id", fmt::format("duplicate question id \"{}\"", q->id),
+               "question ids must be unique");
+    s.questions.push_back(*q);
   });
   return s;
 }
@@ -616,6 +540,157 @@ Scenario load(const std::string& text, const std::string& source,
 }
 
 }  // namespace
+
+namespace yaml_loader {
+
+std::optional<Question> read_question(Loader& ld, const YAML::Node& n, const std::string& p,
+                                      const QuestionContext& c,
+                                      const std::vector<std::string>& extra_keys,
+                                      bool need_outcome) {
+  std::vector<std::string> metric_names;
+  for (const auto& m : kMetrics) metric_names.push_back(m.first);
+  Question q;
+  std::vector<std::string> allowed = kQuestionKeys;
+  allowed.insert(allowed.end(), extra_keys.begin(), extra_keys.end());
+  if (!ld.check_map(n, p, allowed, "a question {id, metric, lab, window, ...}"))
+    return std::nullopt;
+  ld.require(n, p, "id", "a short label");
+  ld.require(n, p, "metric", "one of " + join_list(metric_names));
+  ld.require(n, p, "lab", "the lab the question is about");
+  ld.require(n, p, "window", "[from_date, to_date]");
+  if (n["id"])
+    if (auto v = ld.text(n["id"], p + ".id")) q.id = *v;
+  if (n["text"]) assign(ld.text(n["text"], p + ".text", false), q.text);
+  bool metric_ok = false;
+  if (const YAML::Node m = n["metric"]) {
+    for (const auto& [name, metric] : kMetrics)
+      if (m.IsScalar() && m.Scalar() == name) {
+        q.metric = metric;
+        metric_ok = true;
+      }
+    if (!metric_ok)
+      ld.error(m, p + ".metric", fmt::format("unknown metric {}", describe(m)),
+               suggestion(m.IsScalar() ? m.Scalar() : "", metric_names, "metrics: "));
+  }
+  if (n["lab"]) assign(ld.lookup(n["lab"], p + ".lab", c.lab_names, "lab"), q.lab);
+  if (n["tiers"]) {
+    q.tiers = ld.lookup_list(n["tiers"], p + ".tiers", c.tier_names, "tier");
+    if (metric_ok && (q.metric == Metric::Share || q.metric == Metric::NamedAt))
+      ld.error(n["tiers"], p + ".tiers",
+               fmt::format("tiers does not apply to metric {}", to_string(q.metric)),
+               q.metric == Metric::Share ? "share always covers every tier; remove tiers"
+                                         : "remove tiers");
+  }
+  if (n["from"]) {
+    q.from = ld.lookup_list(n["from"], p + ".from", c.lab_names, "lab");
+    if (metric_ok && q.metric != Metric::Hires && q.metric != Metric::Retention &&
+        q.metric != Metric::FlowRatio)
+      ld.error(n["from"], p + ".from",
+               "from applies only to metrics hires, retention and flow_ratio",
+               "remove from, or use metric: hires");
+    if (metric_ok && q.metric == Metric::FlowRatio && q.lab >= 0 &&
+        std::find(q.from.begin(), q.from.end(), q.lab) != q.from.end())
+      ld.error(n["from"], p + ".from",
+               fmt::format("from lists \"{}\", the question's own lab", c.lab_names[q.lab]),
+               "flow_ratio compares moves from the `from` labs into `lab` with moves back; "
+               "remove the lab itself from `from`");
+  } else if (metric_ok && q.metric == Metric::FlowRatio) {
+    ld.error(n, p + ".from",
+             "missing required key \"from\" (metric flow_ratio compares moves from these "
+             "labs into lab with moves back)",
+             fmt::format(
+                 "add `from: [<lab>, ...]`, for example from: [{}]",
+                 q.lab >= 0 && c.lab_names.size() > 1 ? c.lab_names[q.lab == 0 ? 1 : 0] : "<lab>"));
+  }
+  if (n["researcher"]) {
+    assign(ld.lookup(n["researcher"], p + ".researcher", c.researcher_names, "researcher"),
+           q.researcher);
+    if (metric_ok && q.metric != Metric::NamedAt)
+      ld.error(n["researcher"], p + ".researcher", "researcher applies only to metric named_at",
+               "remove researcher, or use metric: named_at");
+  } else if (metric_ok && q.metric == Metric::NamedAt) {
+    ld.error(n, p + ".researcher",
+             "missing required key \"researcher\" (metric named_at asks "
+             "where a named researcher is)",
+             "add `researcher: <name>`");
+  }
+  bool window_ok = false;  // q.step_to is the window's last step
+  if (const YAML::Node w = n["window"]) {
+    const std::string wp = p + ".window";
+    if (!w.IsSequence() || w.size() != 2) {
+      ld.expected(w, wp, "a list of two dates [from_date, to_date]",
+                  "for example window: [2026-01-01, 2026-06-30]; a single day is [d, d]");
+    } else {
+      auto a = ld.date(w[0], wp + "[0]");
+      auto b = ld.date(w[1], wp + "[1]");
+      if (a && b && *b < *a)
+        ld.error(w[1], wp + "[1]",
+                 fmt::format("expected a date on or after {}, found {}", to_iso(*a), to_iso(*b)),
+                 "a window runs from its first date to its second: swap them");
+      if (a && c.check_in_run(w[0], wp + "[0]", *a)) {
+        q.window_from = *a;
+        q.step_from = c.s.step_of(*a);
+      }
+      if (b && c.check_in_run(w[1], wp + "[1]", *b)) {
+        q.window_to = *b;
+        q.step_to = c.s.step_of(*b);
+        window_ok = !(a && *b < *a);
+      }
+    }
+  }
+  // retention: a join lasts if the researcher stays H = after steps; the
+  // run must reach H steps past the window's last step.
+  if (const YAML::Node a = n["after"]) {
+    if (metric_ok && q.metric != Metric::Retention) {
+      ld.error(a, p + ".after", "after applies only to metric retention",
+               "remove after, or use metric: retention");
+    } else if (auto v = ld.real(a, p + ".after", kPositive)) {
+      q.after = *v;
+      const double steps = *v * 365.25 / c.s.step_days;
+      q.after_steps = steps < 1e9 ? static_cast<int>(std::llround(steps)) : 1'000'000'000;
+      if (q.after_steps < 1) {
+        ld.error(a, p + ".after",
+                 fmt::format("expected at least half a step ({} days), found {} years ({:.3g} "
+                             "days)",
+                             0.5 * c.s.step_days, *v, *v * 365.25),
+                 fmt::format("after is in years and rounds to whole steps of {} days; for "
+                             "example after: 1",
+                             c.s.step_days));
+      } else if (window_ok &&
+                 static_cast<std::int64_t>(q.step_to) + q.after_steps > c.s.steps - 1) {
+        const std::int64_t last = static_cast<std::int64_t>(q.step_to) + q.after_steps;
+        const Date needed{static_cast<std::int32_t>(std::min<std::int64_t>(
+            c.s.start.days + last * c.s.step_days + 1, std::numeric_limits<std::int32_t>::max()))};
+        ld.error(a, p + ".after",
+                 fmt::format("the run ends before the cohort can be observed: joins up to the "
+                             "step containing {} must be followed for {} steps ({:g} {}), to "
+                             "step {}, but the run's last step is {} (end {})",
+                             to_iso(q.window_to), q.after_steps, *v, *v == 1 ? "year" : "years",
+                             last, c.s.steps - 1, to_iso(c.s.end)),
+                 fmt::format("extend `end` to at least {}, end the window earlier or shorten "
+                             "`after`",
+                             to_iso(needed)));
+      }
+    }
+  } else if (metric_ok && q.metric == Metric::Retention) {
+    ld.error(n, p + ".after",
+             "missing required key \"after\" (metric retention asks how many joins are "
+             "still there this many years later)",
+             "add `after: <years>`, for example after: 2");
+  }
+  if (n["at_least"]) q.at_least = ld.real(n["at_least"], p + ".at_least");
+  if (n["at_most"]) q.at_most = ld.real(n["at_most"], p + ".at_most");
+  if (need_outcome && !n["at_least"] && !n["at_most"])
+    ld.error(n, p, "a question needs an outcome: at_least, at_most or both",
+             "for example `at_least: 2`");
+  if (q.at_least && q.at_most && *q.at_most < *q.at_least)
+    ld.error(n["at_most"], p + ".at_most",
+             fmt::format("expected at_most >= at_least ({}), found {}", *q.at_least, *q.at_most),
+             "no outcome can be both; swap the bounds, or drop one of them");
+  return q;
+}
+
+}  // namespace yaml_loader
 
 Scenario load_scenario_text(const std::string& text, const std::string& source_name,
                             const std::vector<Override>& overrides) {
