@@ -35,33 +35,6 @@ std::optional<double> number(Loader& ld, const YAML::Node& n, const std::string&
   return parse_money(n.Scalar());
 }
 
-// The node at `path` in a scenario's YAML; nullopt if there is none.
-std::optional<YAML::Node> find_path(const YAML::Node& root,
-                                    const std::vector<PathSegment>& segments) {
-  YAML::Node cur;
-  cur.reset(root);
-  for (const auto& seg : segments) {
-    std::optional<YAML::Node> next;
-    if (cur.IsSequence()) {
-      if (seg.index) {
-        if (*seg.index < cur.size()) next = cur[*seg.index];
-      } else {
-        for (std::size_t i = 0; i < cur.size() && !next; ++i)
-          for (const char* key : {"name", "id"})
-            if (cur[i].IsMap() && cur[i][key] && cur[i][key].IsScalar() &&
-                cur[i][key].Scalar() == seg.text)
-              next = cur[i];
-      }
-    } else if (cur.IsMap() && !seg.index) {
-      const YAML::Node& c = cur;
-      if (c[seg.text]) next = c[seg.text];
-    }
-    if (!next) return std::nullopt;
-    cur.reset(*next);
-  }
-  return cur;
-}
-
 std::string describe_point(const SweepSpec& spec, const SweepDesign& design, std::size_t point) {
   std::string out;
   for (std::size_t p = 0; p < spec.parameters.size(); ++p)
@@ -90,39 +63,9 @@ void read_parameters(Loader& ld, const YAML::Node& list, const YAML::Node& base_
     if (n["path"]) {
       if (auto text = ld.text(n["path"], at + ".path")) p.path = trim(*text);
     }
-    bool ok = !p.path.empty();
-    if (ok) {
-      const auto segments = split_path(p.path);
-      if (!segments) {
-        ld.error(n["path"], at + ".path",
-                 fmt::format("expected a key path like market.star_magnet or events[3].amount, "
-                             "found \"{}\"",
-                             p.path),
-                 "keys are joined by '.', list entries are picked by name or by [index]");
-        ok = false;
-      } else if (p.path == "replicates" || p.path == "seed") {
-        ld.error(n["path"], at + ".path",
-                 fmt::format("{} is set by the sweep itself, not swept", p.path),
-                 fmt::format("write `{}: ...` at the top of the sweep file", p.path));
-        ok = false;
-      } else if (base_root && base_root.IsMap()) {
-        const auto found = find_path(base_root, *segments);
-        const YAML::Node target = found ? *found : YAML::Node(YAML::NodeType::Undefined);
-        if (target && !target.IsScalar()) {
-          ld.error(n["path"], at + ".path",
-                   fmt::format("{} is {} in the base scenario, not a single number", p.path,
-                               describe(target)),
-                   "a parameter is one numeric value, e.g. labs.Anthropic.comp.star");
-          ok = false;
-        } else if (target && target.IsScalar() && !parse_money(target.Scalar())) {
-          ld.error(n["path"], at + ".path",
-                   fmt::format("{} is \"{}\" in the base scenario, not a number", p.path,
-                               target.Scalar()),
-                   "only numeric values can be swept");
-          ok = false;
-        }
-      }
-    }
+    bool ok = !p.path.empty() && check_numeric_path(ld, n["path"], at + ".path", p.path, base_root,
+                                                    "swept", "set by the sweep itself, not swept",
+                                                    "write `{}: ...` at the top of the sweep file");
     for (std::size_t j = 0; j < i && ok; ++j)
       if (spec.parameters.size() > j && spec.parameters[j].path == p.path) {
         ld.error(n["path"], at + ".path", fmt::format("{} is swept twice", p.path),

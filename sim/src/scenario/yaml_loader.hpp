@@ -653,4 +653,72 @@ class Loader {
   std::vector<SetEntry> sets_;
 };
 
+// The node at `path` in a scenario's YAML; nullopt if there is none.
+inline std::optional<YAML::Node> find_path(const YAML::Node& root,
+                                           const std::vector<PathSegment>& segments) {
+  YAML::Node cur;
+  cur.reset(root);
+  for (const auto& seg : segments) {
+    std::optional<YAML::Node> next;
+    if (cur.IsSequence()) {
+      if (seg.index) {
+        if (*seg.index < cur.size()) next = cur[*seg.index];
+      } else {
+        for (std::size_t i = 0; i < cur.size() && !next; ++i)
+          for (const char* key : {"name", "id"})
+            if (cur[i].IsMap() && cur[i][key] && cur[i][key].IsScalar() &&
+                cur[i][key].Scalar() == seg.text)
+              next = cur[i];
+      }
+    } else if (cur.IsMap() && !seg.index) {
+      const YAML::Node& c = cur;
+      if (c[seg.text]) next = c[seg.text];
+    }
+    if (!next) return std::nullopt;
+    cur.reset(*next);
+  }
+  return cur;
+}
+
+// Checks a parameter's `path` (a sweep's or a calibration's): a key path
+// that names a single number of the base scenario, and not replicates or
+// seed, which the file itself sets (`own_message`, and `own_hint` whose {}
+// is the key). `verb` says what the file does with it ("swept").
+inline bool check_numeric_path(Loader& ld, const YAML::Node& at_node, const std::string& at,
+                               const std::string& path, const YAML::Node& base_root,
+                               const std::string& verb, const std::string& own_message,
+                               const std::string& own_hint) {
+  const auto segments = split_path(path);
+  if (!segments) {
+    ld.error(at_node, at,
+             fmt::format("expected a key path like market.star_magnet or events[3].amount, "
+                         "found \"{}\"",
+                         path),
+             "keys are joined by '.', list entries are picked by name or by [index]");
+    return false;
+  }
+  if (path == "replicates" || path == "seed") {
+    ld.error(at_node, at, fmt::format("{} is {}", path, own_message),
+             fmt::format(fmt::runtime(own_hint), path));
+    return false;
+  }
+  if (!base_root || !base_root.IsMap()) return true;
+  const auto found = find_path(base_root, *segments);
+  const YAML::Node target = found ? *found : YAML::Node(YAML::NodeType::Undefined);
+  if (target && !target.IsScalar()) {
+    ld.error(
+        at_node, at,
+        fmt::format("{} is {} in the base scenario, not a single number", path, describe(target)),
+        "a parameter is one numeric value, e.g. labs.Anthropic.comp.star");
+    return false;
+  }
+  if (target && target.IsScalar() && !parse_money(target.Scalar())) {
+    ld.error(at_node, at,
+             fmt::format("{} is \"{}\" in the base scenario, not a number", path, target.Scalar()),
+             fmt::format("only numeric values can be {}", verb));
+    return false;
+  }
+  return true;
+}
+
 }  // namespace talentsim::yaml_loader
