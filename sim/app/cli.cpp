@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "bench.hpp"
+#include "calibrate.hpp"
 #include "journal.hpp"
 #include "run.hpp"
 #include "sweep.hpp"
@@ -156,6 +157,9 @@ int main(int argc, char** argv) {
   SweepArgs sweep;
   auto* sweep_cmd = add_sweep_command(app, sweep);
 
+  CalibrateArgs calibrate;
+  auto* calibrate_cmd = add_calibrate_command(app, calibrate);
+
   BenchArgs bench;
   auto* bench_cmd = add_bench_command(app, bench);
 
@@ -175,6 +179,7 @@ int main(int argc, char** argv) {
     if (*validate_cmd) return do_validate(validate);
     if (*bench_cmd) return run_bench(bench, command_line);
     if (*sweep_cmd) return run_sweep(sweep, command_line, install_stop_handlers());
+    if (*calibrate_cmd) return run_calibrate(calibrate, command_line, install_stop_handlers());
   } catch (const InputError& e) {
     for (const auto& d : e.diagnostics()) std::cerr << d.format() << "\n";
     if (e.diagnostics().size() > 1)
