@@ -339,11 +339,16 @@ LoadedCalibration load_calibration_file(const std::filesystem::path& path) {
         load_scenario_text(spec.base_text, spec.base.string(), {{p.path, format_number(v)}});
       } catch (const InputError& e) {
         const Diagnostic& d = e.diagnostics().front();
+        // A value out of the scenario's range can be fixed by the bounds;
+        // anything else (an unknown key) by the path.
+        const bool value_problem = d.message.rfind("expected", 0) == 0;
         ld.error(root["parameters"][i], fmt::format("parameters[{}]", i),
                  fmt::format("{} = {} is not accepted by the scenario: {}", p.path,
                              format_number(v), d.message),
-                 d.hint.empty() ? "narrow min and max to values the scenario accepts"
-                                : d.hint + "; narrow min and max");
+                 !value_problem   ? d.hint
+                 : d.hint.empty() ? "narrow min and max to values the scenario accepts"
+                                  : d.hint + "; narrow min and max");
+        break;  // one report per parameter
       }
     }
   }
