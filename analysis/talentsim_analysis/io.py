@@ -8,7 +8,11 @@ attribute ``file_type`` says which of three kinds it is, and
 - ``talentsim-compare``: a baseline and a what-if, in groups ``baseline`` and
   ``whatif``, each laid out as a run (``talentsim compare``);
 - ``talentsim-sweep``: a parameter sweep with a ``point`` dimension
-  (``talentsim sweep``).
+  (``talentsim sweep``);
+- ``talentsim-calibration``: a calibration (``talentsim calibrate``): every
+  ABC-SMC generation's particles over ``generation``, ``particle``,
+  ``parameter`` and ``target``, the posterior summary and the fit of the
+  calibrated scenario.
 """
 
 import errno
@@ -21,7 +25,8 @@ import xarray as xr
 SUPPORTED_FORMAT_VERSIONS = (1,)
 
 # file_type attribute -> the kind this package calls it.
-_KINDS = {"talentsim-run": "run", "talentsim-compare": "compare", "talentsim-sweep": "sweep"}
+_KINDS = {"talentsim-run": "run", "talentsim-compare": "compare", "talentsim-sweep": "sweep",
+          "talentsim-calibration": "calibration"}
 
 # The two runs of a comparison, in the order of the "run" dimension.
 COMPARE_RUNS = ("baseline", "whatif")
@@ -58,7 +63,8 @@ def _root_attributes(path):
 
 
 def file_type(path):
-    """The kind of talentsim results file at ``path``: "run", "compare" or "sweep".
+    """The kind of talentsim results file at ``path``: "run", "compare", "sweep" or
+    "calibration".
 
     Reads only the root attributes. Raises FormatError for a file that is not
     HDF5, has no talentsim ``file_type``, has one this package does not know,
@@ -129,10 +135,10 @@ def _open_comparison(path):
 def open_results(path):
     """A talentsim results file as an in-memory xarray Dataset.
 
-    A run or sweep file opens as it is; a comparison file as its two runs
+    A run, sweep or calibration file opens as it is; a comparison file as its two runs
     concatenated along a new leading dimension "run" = ["baseline", "whatif"]
     (see _open_comparison), with the root attributes in ``ds.attrs``. In every
-    case ``ds.attrs["talentsim_kind"]`` is "run", "compare" or "sweep".
+    case ``ds.attrs["talentsim_kind"]`` is "run", "compare", "sweep" or "calibration".
     Raises FormatError (see file_type) before reading any data.
     """
     kind = file_type(path)

@@ -169,6 +169,31 @@ def earlier_file(talentsim, work):
     return _compare(talentsim, work / "earlier.h5", whatif, 2)
 
 
+@pytest.fixture(scope="session")
+def calibration_file(talentsim, work):
+    """A small calibration of every_key.yaml: two parameters, two targets, 3 generations."""
+    spec = work / "calibration.yaml"
+    spec.write_text(f"""name: calib
+base: {REPO / 'tests/data/every_key.yaml'}
+seed: 3
+replicates: 2
+particles: 20
+generations: 3
+check_replicates: 4
+parameters:
+  - {{path: market.switching_cost, min: 0.5, max: 4.0, prior: log-uniform}}
+  - {{path: market.star_magnet, min: 0.0, max: 2.0}}
+targets:
+  - {{id: laba_hires, metric: hires, lab: LabA, window: [2026-01-01, 2026-12-31], value: 20,
+     tolerance: 5, source: test}}
+  - {{id: laba_retention, metric: retention, lab: LabA, window: [2026-01-01, 2026-03-31],
+     after: 0.5, value: 0.8, tolerance: 0.1, source: test}}
+""")
+    path = work / "calib.calibration.h5"
+    talentsim("calibrate", spec, "--quiet", "-o", path)
+    return path
+
+
 def _sweep(talentsim, work, name):
     """The sweep SWEEPS[name] on every_key.yaml, written to <work>/<name>.h5."""
     spec = work / f"{name}.yaml"

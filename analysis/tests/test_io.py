@@ -15,11 +15,25 @@ from talentsim_analysis import io as io_module
 
 @pytest.mark.parametrize("fixture, kind", [
     ("run_file", "run"), ("compare_file", "compare"), ("grid_file", "sweep"),
-    ("sobol_file", "sweep"), ("full_file", "sweep")])
+    ("sobol_file", "sweep"), ("full_file", "sweep"), ("calibration_file", "calibration")])
 def test_file_type_and_kind(request, fixture, kind):
     path = request.getfixturevalue(fixture)
     assert ta.file_type(path) == kind
     assert ta.open_results(path).attrs["talentsim_kind"] == kind
+
+
+def test_calibration_layout(calibration_file, work):
+    ds = ta.open_results(calibration_file)
+    assert dict(ds.sizes) == {"generation": 3, "particle": 20, "parameter": 2, "target": 2}
+    assert list(ds["parameter"].values) == ["market.switching_cost", "market.star_magnet"]
+    assert list(ds["target"].values) == ["laba_hires", "laba_retention"]
+    # Weights are a distribution in every generation; particles lie within the bounds.
+    np.testing.assert_allclose(ds["weight"].sum("particle").values, 1.0)
+    assert bool(((ds["theta"] >= ds["low"]) & (ds["theta"] <= ds["high"])).all())
+    # The estimate is written into the calibrated scenario beside the file.
+    written = (work / "calib.calibrated.yaml").read_text()
+    assert f"switching_cost: {ds['estimate'].values[0]:g}" in written
+    assert ds.attrs["file_type"] == "talentsim-calibration"
 
 
 def test_run_layout(run_ds):
