@@ -149,7 +149,10 @@ check_replicates: 40
 parameters:
   - {{path: tiers.junior.search_rate, min: 0.1, max: 2.0, prior: log-uniform}}
   - {{path: tastes.mission.mean, min: -1.0, max: 3.0}}
-targets:{})",
+targets:{}predictions:
+  - {{id: b_tenure, metric: tenure, lab: B, window: [2027-06-30, 2027-06-30], value: 2,
+     source: made up}}
+)",
                                                   particles, out);
   }
   fs::path dir_;
@@ -165,12 +168,15 @@ TEST_F(Calibrate, RecoversKnownParametersWithinItsPosteriorIntervals) {
   ASSERT_TRUE(fs::exists(dir_ / "results/synthetic.calibration.h5")) << run.out;
   ASSERT_TRUE(fs::exists(dir_ / "results/synthetic.calibrated.yaml")) << run.out;
   EXPECT_NE(run.out.find("fit of the calibrated scenario"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("predictions of the calibrated scenario (not fitted)"), std::string::npos)
+      << run.out;
 
   const hid_t file =
       H5Fopen((dir_ / "results/synthetic.calibration.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   ASSERT_GE(file, 0);
   const auto low = read_doubles(file, "posterior_low"), high = read_doubles(file, "posterior_high"),
-             estimate = read_doubles(file, "estimate"), check = read_doubles(file, "check_value");
+             estimate = read_doubles(file, "estimate"), check = read_doubles(file, "check_value"),
+             predicted = read_doubles(file, "prediction_value");
   H5Fclose(file);
   const double truths[] = {kTrueRate, kTrueMission}, widths[] = {1.9, 4.0};
   for (int p = 0; p < 2; ++p) {
@@ -191,6 +197,11 @@ TEST_F(Calibrate, RecoversKnownParametersWithinItsPosteriorIntervals) {
   EXPECT_DOUBLE_EQ(s.tastes[3].mean, estimate[1]);
   // The fit at the estimate is close to the data (within twice the tolerance).
   EXPECT_NEAR(check[0], truth[0], 0.04) << run.out;
+  // A prediction is answered at the estimate: a mean tenure in years, about
+  // the four years' uniform start's 2 plus 1.5 years, less turnover.
+  ASSERT_EQ(predicted.size(), 1u);
+  EXPECT_GT(predicted[0], 0.5);
+  EXPECT_LT(predicted[0], 3.5);
 }
 
 TEST_F(Calibrate, AStoppedCalibrationResumesToTheSameResult) {

@@ -131,9 +131,11 @@ std::vector<double> simulate_batch(const LoadedCalibration& c, const std::vector
 
 // The calibrated scenario at the estimate, on replicates R .. R + check - 1
 // (streams the calibration did not use).
+// The targets' checks, then the predictions'.
 std::vector<TargetCheck> check_fit(const LoadedCalibration& c, const Scenario& calibrated,
                                    int threads, const std::atomic<int>& stop) {
-  const std::size_t T = c.spec.targets.size(), first_target = c.base.questions.size();
+  const std::size_t T = c.spec.targets.size() + c.spec.predictions.size(),
+                    first_target = c.base.questions.size();
   const auto m = static_cast<std::size_t>(c.spec.check_replicates);
   std::vector<double> num(m * T), den(m * T);
   const Model model(calibrated);
@@ -237,6 +239,20 @@ std::string format_report(const CalibrationRecord& rec, const fs::path& destinat
                        rec.target_ids[t], rec.target_values[t], rec.target_tolerances[t], c.value,
                        c.se, fmt::format("[{:.4g}, {:.4g}]", c.low, c.high), within ? "yes" : "NO",
                        rec.target_sources[t]);
+  }
+  if (!rec.prediction_ids.empty()) {
+    out += "\npredictions of the calibrated scenario (not fitted), same replicates:\n";
+    out += fmt::format("{:<28} {:>10} {:>8} {:>21} {:>10}  {}\n", "question", "simulated",
+                       "+- s.e.", "95% of replicates", "published", "source");
+    for (std::size_t t = 0; t < rec.prediction_ids.size(); ++t) {
+      const TargetCheck& c = rec.prediction_check[t];
+      out += fmt::format("{:<28} {:>10.4g} {:>8.2g} {:>21} {:>10}  {}\n", rec.prediction_ids[t],
+                         c.value, c.se, fmt::format("[{:.4g}, {:.4g}]", c.low, c.high),
+                         std::isnan(rec.prediction_values[t])
+                             ? std::string("-")
+                             : fmt::format("{:.4g}", rec.prediction_values[t]),
+                         rec.prediction_sources[t]);
+    }
   }
   out += fmt::format("\nresults:             {}\ncalibrated scenario: {}\n", destination.string(),
                      scenario_out.string());
@@ -433,11 +449,20 @@ int run_calibrate(const CalibrateArgs& a, const std::string& command_line,
   rec.calibrated_text = header + rewrite_scalars(spec.base_text, spec.base.string(), overrides);
   Scenario calibrated = load_scenario_text(rec.calibrated_text, scenario_out.string());
   for (const auto& t : spec.targets) calibrated.questions.push_back(t.question);
+  for (const auto& t : spec.predictions) {
+    calibrated.questions.push_back(t.question);
+    rec.prediction_ids.push_back(t.id);
+    rec.prediction_sources.push_back(t.source);
+    rec.prediction_values.push_back(t.value);
+  }
   if (!a.quiet)
     std::cerr << fmt::format("  checking the fit: {} replicates of the calibrated scenario\n",
                              spec.check_replicates);
   try {
     rec.check = check_fit(c, calibrated, threads, stop);
+    rec.prediction_check.assign(rec.check.begin() + static_cast<std::ptrdiff_t>(T),
+                                rec.check.end());
+    rec.check.resize(T);
   } catch (const EnsembleStopped&) {
     std::cerr << fmt::format(
         "talentsim: stopped by {} while checking the fit; the {} generations are kept in {}\n"

@@ -18,8 +18,8 @@ namespace talentsim {
 
 struct CalibrationTarget {
   std::string id, source;
-  double value = 0, tolerance = 0;
-  Question question;  // what is measured; its outcome bounds are unused
+  double value = 0, tolerance = 0;  // a prediction: value NaN when none is published
+  Question question;                // what is measured; its outcome bounds are unused
 };
 
 struct CalibrationSpec {
@@ -32,6 +32,8 @@ struct CalibrationSpec {
   AbcSettings abc;
   std::vector<CalibrationParameter> parameters;
   std::vector<CalibrationTarget> targets;
+  // Figures the fit does not use: reported at the estimate, out of sample.
+  std::vector<CalibrationTarget> predictions;
 };
 
 struct LoadedCalibration {

@@ -34,7 +34,12 @@ struct CalibrationRecord {
   std::vector<PosteriorSummary> posterior;  // of the last generation
   std::vector<double> estimate;             // as written into the calibrated scenario
   std::vector<TargetCheck> check;           // at the estimate, on fresh replicates
-  std::string report;                       // the text report
+  // Questions answered at the estimate but not fitted (out of sample), with
+  // a published value to compare (NaN when there is none).
+  std::vector<std::string> prediction_ids, prediction_sources;
+  std::vector<double> prediction_values;
+  std::vector<TargetCheck> prediction_check;
+  std::string report;  // the text report
 };
 
 // Writes the file atomically (temporary file, then rename); refuses an

@@ -135,6 +135,8 @@ void write_contents(hid_t file, const CalibrationRecord& rec, const std::string&
   w.coordinate("parameter", P, &paths, "parameter",
                "the calibrated scenario value, named by its path as in --set");
   w.coordinate("target", T, &rec.target_ids, "target", "published figure the model is fitted to");
+  w.coordinate("prediction", rec.prediction_ids.size(), &rec.prediction_ids, "prediction",
+               "question answered by the calibrated scenario but not fitted (out of sample)");
 
   std::vector<double> eps, acc, ess, theta, weight, distance, simulated;
   std::vector<std::int64_t> proposals, simulations;
@@ -219,6 +221,28 @@ void write_contents(hid_t file, const CalibrationRecord& rec, const std::string&
              "97.5% quantile of the target over the check replicates");
   w.variable("check_defined", {"target"}, cdef,
              "check replicates in which the target is defined (its denominator is not 0)");
+
+  std::vector<double> pv, pse, plo, phi;
+  std::vector<std::int64_t> pdef;
+  for (const TargetCheck& c : rec.prediction_check) {
+    pv.push_back(c.value);
+    pse.push_back(c.se);
+    plo.push_back(c.low);
+    phi.push_back(c.high);
+    pdef.push_back(c.defined);
+  }
+  w.variable("prediction_published", {"prediction"}, rec.prediction_values,
+             "a published figure to compare the prediction with (NaN: none)");
+  w.variable("prediction_source", {"prediction"}, rec.prediction_sources,
+             "where the published figure comes from");
+  w.variable("prediction_value", {"prediction"}, pv,
+             "the calibrated scenario's value, pooled over the check replicates");
+  w.variable("prediction_se", {"prediction"}, pse,
+             "Monte Carlo standard error of prediction_value");
+  w.variable("prediction_low", {"prediction"}, plo, "2.5% quantile over the check replicates");
+  w.variable("prediction_high", {"prediction"}, phi, "97.5% quantile over the check replicates");
+  w.variable("prediction_defined", {"prediction"}, pdef,
+             "check replicates in which the prediction is defined");
 }
 
 }  // namespace

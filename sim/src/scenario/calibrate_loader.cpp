@@ -20,9 +20,10 @@ const std::vector<std::string> kCalibrationKeys = {
     "seed",           "replicates",       "particles",
     "generations",    "quantile",         "final_epsilon",
     "min_acceptance", "check_replicates", "parameters",
-    "targets"};
+    "targets",        "predictions"};
 const std::vector<std::string> kParameterKeys = {"path", "min", "max", "prior"};
 const std::vector<std::string> kTargetKeys = {"value", "tolerance", "source"};
+const std::vector<std::string> kPredictionKeys = {"value", "source"};
 
 std::optional<double> number(Loader& ld, const YAML::Node& n, const std::string& path) {
   if (!n.IsScalar() || is_nan_or_inf(n.Scalar()) || !parse_money(n.Scalar())) {
@@ -183,6 +184,45 @@ void read_targets(Loader& ld, const YAML::Node& list, const Scenario* base, Cali
   }
 }
 
+// Questions to answer at the estimate, with an optional published value to
+// compare with (not fitted).
+void read_predictions(Loader& ld, const YAML::Node& list, const Scenario* base,
+                      CalibrationSpec& spec) {
+  if (!list.IsSequence()) {
+    ld.expected(list, "predictions", "a list of questions (metric, lab, window, ...)",
+                "for example:\n  - {id: retention_meta, metric: retention, lab: Meta,\n"
+                "     window: [2026-01-01, 2026-12-31], after: 2}");
+    return;
+  }
+  std::map<std::string, int> ids;
+  for (const auto& t : spec.targets) ids.emplace(t.id, -1);
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const YAML::Node n = list[i];
+    const std::string at = fmt::format("predictions[{}]", i);
+    CalibrationTarget t;
+    t.value = std::numeric_limits<double>::quiet_NaN();
+    if (!n.IsMap()) {
+      ld.expected(n, at, "a question {id, metric, lab, window, ...}");
+      continue;
+    }
+    if (n["value"])
+      if (auto v = number(ld, n["value"], at + ".value")) t.value = *v;
+    if (n["source"])
+      if (auto v = ld.text(n["source"], at + ".source")) t.source = *v;
+    if (base) {
+      const LoadedQuestionContext names(*base, ld);
+      if (auto q = read_question(ld, n, at, names.context(), kPredictionKeys, false)) {
+        t.question = std::move(*q);
+        t.id = t.question.id;
+        if (!ids.emplace(t.id, static_cast<int>(i)).second)
+          ld.error(n["id"], at + ".id", fmt::format("duplicate id \"{}\"", t.id),
+                   "targets and predictions each need their own id");
+      }
+    }
+    spec.predictions.push_back(std::move(t));
+  }
+}
+
 }  // namespace
 
 std::vector<Override> calibration_overrides(const CalibrationSpec& spec,
@@ -328,6 +368,7 @@ LoadedCalibration load_calibration_file(const std::filesystem::path& path) {
   real("min_acceptance", Range{0.0, 1.0, true}, spec.abc.min_acceptance);
   if (root["parameters"]) read_parameters(ld, root["parameters"], base_root, spec);
   if (root["targets"]) read_targets(ld, root["targets"], base ? &*base : nullptr, spec);
+  if (root["predictions"]) read_predictions(ld, root["predictions"], base ? &*base : nullptr, spec);
   if (ld.has_errors() || !base) ld.fail();
 
   // The base must accept every parameter at either bound (the others as
