@@ -119,6 +119,9 @@ TEST(AbcSmc, TwoParametersRecoverTheCentreOfTheirRegion) {
   EXPECT_NEAR(weighted_mean(g, 2, 0), 0.6, 4 * 0.05 / std::sqrt(ess));
   EXPECT_NEAR(weighted_mean(g, 2, 1), 0.4, 4 * 0.05 / std::sqrt(ess));
   for (double dist : g.distance) EXPECT_LE(dist, 1.0);
+  // The point estimate is the particle nearest the targets.
+  const std::size_t best = best_particle(g);
+  for (double dist : g.distance) EXPECT_LE(g.distance[best], dist);
 }
 
 TEST(AbcSmc, ResumingFromSavedGenerationsGivesTheSameResult) {

@@ -435,13 +435,18 @@ int run_calibrate(const CalibrateArgs& a, const std::string& command_line,
   rec.target_tolerances = tolerances;
   rec.generations = abc.generations();
   rec.posterior = summarize_posterior(rec.generations.back(), spec.parameters);
+  // The point estimate: the last generation's best-fitting particle, a draw
+  // of the posterior (its mean need not fit when the posterior is curved).
+  const AbcGeneration& last = rec.generations.back();
+  const std::size_t best = best_particle(last);
   for (std::size_t p = 0; p < P; ++p)
-    rec.estimate.push_back(std::clamp(four_digits(rec.posterior[p].estimate),
+    rec.estimate.push_back(std::clamp(four_digits(last.theta[best * P + p]),
                                       spec.parameters[p].low, spec.parameters[p].high));
   const auto overrides = calibration_overrides(spec, rec.estimate);
   std::string header = fmt::format(
       "# Calibrated by `talentsim calibrate {}` (ABC-SMC, {} generations; {}).\n"
-      "# Fitted values (posterior mean; 95% posterior interval):\n",
+      "# Fitted values (the best-fitting particle of the last generation; 95% posterior\n"
+      "# interval):\n",
       a.calibration, rec.generations.size(), rec.stop_reason);
   for (std::size_t p = 0; p < P; ++p)
     header += fmt::format("#   {} = {:.4g}  [{:.4g}, {:.4g}]\n", spec.parameters[p].path,

@@ -136,6 +136,9 @@ struct PosteriorSummary {
 };
 std::vector<PosteriorSummary> summarize_posterior(const AbcGeneration& g,
                                                   const std::vector<CalibrationParameter>& params);
+// The particle with the smallest distance (the first of equals): the point
+// estimate, a draw of the posterior that fits the targets best.
+std::size_t best_particle(const AbcGeneration& g);
 // Kish's effective sample size, 1 / sum of squared weights.
 double effective_sample_size(const AbcGeneration& g);
 

@@ -349,6 +349,11 @@ std::vector<PosteriorSummary> summarize_posterior(const AbcGeneration& g,
   return out;
 }
 
+std::size_t best_particle(const AbcGeneration& g) {
+  return static_cast<std::size_t>(std::min_element(g.distance.begin(), g.distance.end()) -
+                                  g.distance.begin());
+}
+
 double effective_sample_size(const AbcGeneration& g) {
   double s = 0;
   for (double w : g.weight) s += w * w;

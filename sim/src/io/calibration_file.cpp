@@ -194,8 +194,8 @@ void write_contents(hid_t file, const CalibrationRecord& rec, const std::string&
   w.variable("posterior_high", {"parameter"}, phigh,
              "weighted 97.5% quantile of the last generation");
   w.variable("estimate", {"parameter"}, rec.estimate,
-             "the value written into the calibrated scenario: the weighted mean (geometric for a "
-             "log-uniform prior), to 4 significant digits");
+             "the value written into the calibrated scenario: the last generation's "
+             "best-fitting particle (smallest distance), to 4 significant digits");
 
   std::vector<double> cv, cse, clow, chigh;
   std::vector<std::int64_t> cdef;
