@@ -57,7 +57,7 @@ WHATIFS = [
 description: >-
   What-if on brief_2026: OpenAI raises star-tier pay by 30% on 2026-06-01, right
   after Anthropic's "$950B" raise, to stop the flow of its stars to Anthropic.
-  Otherwise identical to brief_2026. Market parameters are uncalibrated judgment.
+  Otherwise identical to brief_2026. Market parameters are calibrated to FACTS C1 and C2.
 """,
         inserts=[(LAST_EVENT_LINE, """\
   # ---- what-if (the one change from brief_2026): OpenAI's counter-offer to Anthropic's raise.
@@ -118,7 +118,7 @@ description: >-
   What-if on brief_2026: on 2026-07-01 Meta puts the 50 highest-reputation
   researchers of OpenAI, Anthropic and Google DeepMind on the market with
   offers at 3x its own (already top) pay, after FACTS L7. Otherwise identical
-  to brief_2026. Market parameters are uncalibrated judgment.
+  to brief_2026. Market parameters are calibrated to FACTS C1 and C2.
 """,
         inserts=[(LAST_EVENT_LINE, """\
   # ---- what-if (the one change from brief_2026): a Meta-style raid (L7; sizes in the header)
@@ -158,7 +158,7 @@ description: >-
 description: >-
   What-if on brief_2026: Andrej Karpathy leaves Anthropic for a start-up of his
   own (the Outside pool) on 2027-05-18, a year after joining. Otherwise
-  identical to brief_2026. Market parameters are uncalibrated judgment.
+  identical to brief_2026. Market parameters are calibrated to FACTS C1 and C2.
 """,
         inserts=[(LAST_EVENT_LINE, """\
   # ---- what-if (the one change from brief_2026): Karpathy leaves a year after joining (C1, L8;
@@ -188,8 +188,9 @@ description: >-
 # pattern) more than the rest of the market; the results' `flows` show how
 # much of its staff comes from OpenAI. NB in trial runs (40 replicates) it
 # fills its 60 places within about a year, but only ~1 hire in 6 comes from
-# OpenAI, far from L11's two-thirds: with the current (uncalibrated) network
-# parameters the pull of departing founders on their colleagues is weak.
+# OpenAI, far from L11's two-thirds: with the network parameters (judgment;
+# calibration fitted C1/C2, not the network) the pull of departing founders
+# on their colleagues is weak. (Trial figures from before the calibration.)
 # That is a finding about the model, left visible here, not tuned away.
 #
 # NB the population differs from the brief's: OpenAI starts with 2 more
@@ -206,7 +207,7 @@ description: >-
   senior) found "OpenAI Spinout" on 2026-09-01, after Thinking Machines and SSI
   (FACTS L11). Otherwise identical to brief_2026, except that the founders add
   three researchers to OpenAI's starting population. Market parameters are
-  uncalibrated judgment.
+  calibrated to FACTS C1 and C2.
 """,
         inserts=[
             (LAST_LAB_LINE, """\
