@@ -72,10 +72,11 @@ TEST(BaselineCalibration, CommittedBaselineMeetsEveryTarget) {
     EXPECT_LE(std::abs(ratio - rec->value), 4 * std::hypot(se, rec->se))
         << target.id << ": simulated " << ratio << " (s.e. " << se << "), recorded fit "
         << rec->value << " (s.e. " << rec->se << ")";
-    if (rec->within)
+    if (rec->within) {
       EXPECT_LE(std::abs(ratio - target.value), target.tolerance + 3 * se)
           << target.id << ": simulated " << ratio << " (s.e. " << se << "), published "
           << target.value << " +- " << target.tolerance << " (" << target.source << ")";
+    }
   }
 }
 

@@ -24,7 +24,8 @@ def test_file_type_and_kind(request, fixture, kind):
 
 def test_calibration_layout(calibration_file, work):
     ds = ta.open_results(calibration_file)
-    assert dict(ds.sizes) == {"generation": 3, "particle": 20, "parameter": 2, "target": 2}
+    assert dict(ds.sizes) == {"generation": 3, "particle": 20, "parameter": 2, "target": 2,
+                              "prediction": 0}
     assert list(ds["parameter"].values) == ["market.switching_cost", "market.star_magnet"]
     assert list(ds["target"].values) == ["laba_hires", "laba_retention"]
     # Weights are a distribution in every generation; particles lie within the bounds.
