@@ -365,6 +365,16 @@ int run_calibrate(const CalibrateArgs& a, const std::string& command_line,
             : fmt::format(", {} generations already done", abc.generations().size()));
 
   GenerationProgress progress(!a.quiet);
+  // A signal ends the calibration between or within generations; the
+  // finished ones stay in the journal.
+  const auto stopped = [&] {
+    progress.clear();
+    std::cerr << fmt::format(
+        "talentsim: stopped by {}: {} finished generations are kept in {}\n"
+        "  to continue, run the same command with --resume\n",
+        signal_name(stop.load()), abc.generations().size(), log.path().string());
+    return signal_exit_code(stop.load());
+  };
   try {
     while (!abc.finished()) {
       if (stop.load() != 0) throw Interrupted{};
@@ -397,19 +407,9 @@ int run_calibrate(const CalibrateArgs& a, const std::string& command_line,
       }
     }
   } catch (const EnsembleStopped&) {
-    progress.clear();
-    std::cerr << fmt::format(
-        "talentsim: stopped by {}: {} finished generations are kept in {}\n"
-        "  to continue, run the same command with --resume\n",
-        signal_name(stop.load()), abc.generations().size(), log.path().string());
-    return signal_exit_code(stop.load());
+    return stopped();
   } catch (const Interrupted&) {
-    progress.clear();
-    std::cerr << fmt::format(
-        "talentsim: stopped by {}: {} finished generations are kept in {}\n"
-        "  to continue, run the same command with --resume\n",
-        signal_name(stop.load()), abc.generations().size(), log.path().string());
-    return signal_exit_code(stop.load());
+    return stopped();
   }
   if (!a.quiet) std::cerr << "  " << abc.stop_reason() << "\n";
 
@@ -440,8 +440,8 @@ int run_calibrate(const CalibrateArgs& a, const std::string& command_line,
   const AbcGeneration& last = rec.generations.back();
   const std::size_t best = best_particle(last);
   for (std::size_t p = 0; p < P; ++p)
-    rec.estimate.push_back(std::clamp(four_digits(last.theta[best * P + p]),
-                                      spec.parameters[p].low, spec.parameters[p].high));
+    rec.estimate.push_back(std::clamp(four_digits(last.theta[best * P + p]), spec.parameters[p].low,
+                                      spec.parameters[p].high));
   const auto overrides = calibration_overrides(spec, rec.estimate);
   std::string header = fmt::format(
       "# Calibrated by `talentsim calibrate {}` (ABC-SMC, {} generations; {}).\n"

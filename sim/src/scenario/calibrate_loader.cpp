@@ -25,15 +25,6 @@ const std::vector<std::string> kParameterKeys = {"path", "min", "max", "prior"};
 const std::vector<std::string> kTargetKeys = {"value", "tolerance", "source"};
 const std::vector<std::string> kPredictionKeys = {"value", "source"};
 
-std::optional<double> number(Loader& ld, const YAML::Node& n, const std::string& path) {
-  if (!n.IsScalar() || is_nan_or_inf(n.Scalar()) || !parse_money(n.Scalar())) {
-    ld.expected(n, path, "a finite number (money may use K, M, B or T, as in 8M)",
-                "write a plain number such as 0.5, or money such as 8M");
-    return std::nullopt;
-  }
-  return parse_money(n.Scalar());
-}
-
 // prior: uniform | log-uniform | {normal: {mean: M, sd: S}}
 bool read_prior(Loader& ld, const YAML::Node& n, const std::string& at, CalibrationParameter& p) {
   if (n.IsScalar() && (n.Scalar() == "uniform" || n.Scalar() == "log-uniform")) {
@@ -47,9 +38,9 @@ bool read_prior(Loader& ld, const YAML::Node& n, const std::string& at, Calibrat
     ld.require(m, mp, "mean", "the prior's mean");
     ld.require(m, mp, "sd", "the prior's standard deviation");
     std::optional<double> mean, sd;
-    if (m["mean"]) mean = number(ld, m["mean"], mp + ".mean");
+    if (m["mean"]) mean = parameter_number(ld, m["mean"], mp + ".mean");
     if (m["sd"]) {
-      sd = number(ld, m["sd"], mp + ".sd");
+      sd = parameter_number(ld, m["sd"], mp + ".sd");
       if (sd && !(*sd > 0)) {
         ld.error(m["sd"], mp + ".sd", fmt::format("expected sd > 0, found {}", m["sd"].Scalar()),
                  "to fix a value, set it in the base scenario instead of calibrating it");
@@ -99,8 +90,8 @@ void read_parameters(Loader& ld, const YAML::Node& list, const YAML::Node& base_
         ok = false;
       }
     std::optional<double> lo, hi;
-    if (n["min"]) lo = number(ld, n["min"], at + ".min");
-    if (n["max"]) hi = number(ld, n["max"], at + ".max");
+    if (n["min"]) lo = parameter_number(ld, n["min"], at + ".min");
+    if (n["max"]) hi = parameter_number(ld, n["max"], at + ".max");
     if (n["prior"]) ok = read_prior(ld, n["prior"], at + ".prior", p) && ok;
     if (lo && hi) {
       p.low = *lo;
@@ -157,9 +148,9 @@ void read_targets(Loader& ld, const YAML::Node& list, const Scenario* base, Cali
     ld.require(n, at, "tolerance", "how far from value the model may be: the figure's uncertainty");
     ld.require(n, at, "source", "where the figure comes from, e.g. FACTS C1");
     if (n["value"])
-      if (auto v = number(ld, n["value"], at + ".value")) t.value = *v;
+      if (auto v = parameter_number(ld, n["value"], at + ".value")) t.value = *v;
     if (n["tolerance"]) {
-      if (auto v = number(ld, n["tolerance"], at + ".tolerance")) {
+      if (auto v = parameter_number(ld, n["tolerance"], at + ".tolerance")) {
         t.tolerance = *v;
         if (!(*v > 0))
           ld.error(n["tolerance"], at + ".tolerance",
@@ -206,7 +197,7 @@ void read_predictions(Loader& ld, const YAML::Node& list, const Scenario* base,
       continue;
     }
     if (n["value"])
-      if (auto v = number(ld, n["value"], at + ".value")) t.value = *v;
+      if (auto v = parameter_number(ld, n["value"], at + ".value")) t.value = *v;
     if (n["source"])
       if (auto v = ld.text(n["source"], at + ".source")) t.source = *v;
     if (base) {
@@ -327,25 +318,11 @@ LoadedCalibration load_calibration_file(const std::filesystem::path& path) {
     if (auto v = ld.text(root["name"], "name")) spec.name = *v;
   if (root["description"]) ld.text(root["description"], "description", false);
 
-  std::optional<Scenario> base;
-  YAML::Node base_root;
-  if (root["base"]) {
-    if (auto b = ld.text(root["base"], "base")) {
-      spec.base = path.parent_path() / *b;
-      std::error_code ec;
-      if (!std::filesystem::is_regular_file(spec.base, ec)) {
-        ld.error(root["base"], "base", fmt::format("no such scenario file {}", spec.base.string()),
-                 "the path is relative to the calibration file's folder");
-      } else {
-        spec.base_text = read_input_file(spec.base, "scenario file", kScenarioPathHint);
-        base = load_scenario_text(spec.base_text, spec.base.string());  // errors name its lines
-        try {
-          base_root = YAML::Load(spec.base_text);
-        } catch (const YAML::Exception&) {
-        }
-      }
-    }
-  }
+  BaseScenario read = read_base_scenario(ld, root, path, "calibration file");
+  spec.base = read.path;
+  spec.base_text = read.text;
+  std::optional<Scenario>& base = read.scenario;
+  const YAML::Node& base_root = read.root;
   spec.abc.seed = base ? base->seed : 1;
   const auto whole = [&](const char* key, std::int64_t lo, std::int64_t hi, auto& into) {
     if (root[key])

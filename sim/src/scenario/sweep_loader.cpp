@@ -24,17 +24,6 @@ const std::vector<std::pair<std::string, DesignKind>> kDesigns = {
     {"lhs", DesignKind::LatinHypercube},
     {"sobol", DesignKind::Sobol}};
 
-// A number as a parameter takes it: plain, or money ("8M", "$1.5B").
-std::optional<double> number(Loader& ld, const YAML::Node& n, const std::string& path) {
-  if (!n.IsScalar() || is_nan_or_inf(n.Scalar()) || !parse_money(n.Scalar())) {
-    ld.expected(n, path, "a finite number (money may use K, M, B or T, as in 8M)",
-                "write a plain number such as 0.5, or money such as 8M; NaN and infinity are not "
-                "allowed");
-    return std::nullopt;
-  }
-  return parse_money(n.Scalar());
-}
-
 std::string describe_point(const SweepSpec& spec, const SweepDesign& design, std::size_t point) {
   std::string out;
   for (std::size_t p = 0; p < spec.parameters.size(); ++p)
@@ -80,7 +69,7 @@ void read_parameters(Loader& ld, const YAML::Node& list, const YAML::Node& base_
         ok = false;
       } else {
         for (std::size_t k = 0; k < v.size(); ++k) {
-          const auto x = number(ld, v[k], fmt::format("{}.values[{}]", at, k));
+          const auto x = parameter_number(ld, v[k], fmt::format("{}.values[{}]", at, k));
           if (!x) {
             ok = false;
             continue;
@@ -106,8 +95,8 @@ void read_parameters(Loader& ld, const YAML::Node& list, const YAML::Node& base_
         ok = false;
       }
       std::optional<double> lo, hi;
-      if (n["min"]) lo = number(ld, n["min"], at + ".min");
-      if (n["max"]) hi = number(ld, n["max"], at + ".max");
+      if (n["min"]) lo = parameter_number(ld, n["min"], at + ".min");
+      if (n["max"]) hi = parameter_number(ld, n["max"], at + ".max");
       if (n["scale"]) {
         const YAML::Node s = n["scale"];
         if (s.IsScalar() && (s.Scalar() == "log" || s.Scalar() == "linear")) {
@@ -215,25 +204,11 @@ LoadedSweep load_sweep_file(const std::filesystem::path& path) {
   if (root["description"]) ld.text(root["description"], "description", false);
 
   // The base scenario: it must load as it is.
-  std::optional<Scenario> base;
-  YAML::Node base_root;
-  if (root["base"]) {
-    if (auto b = ld.text(root["base"], "base")) {
-      spec.base = path.parent_path() / *b;
-      std::error_code ec;
-      if (!std::filesystem::is_regular_file(spec.base, ec)) {
-        ld.error(root["base"], "base", fmt::format("no such scenario file {}", spec.base.string()),
-                 "the path is relative to the sweep file's folder");
-      } else {
-        spec.base_text = read_input_file(spec.base, "scenario file", kScenarioPathHint);
-        base = load_scenario_text(spec.base_text, spec.base.string());  // errors name its lines
-        try {
-          base_root = YAML::Load(base->source_text);
-        } catch (const YAML::Exception&) {
-        }
-      }
-    }
-  }
+  BaseScenario read = read_base_scenario(ld, root, path, "sweep file");
+  spec.base = read.path;
+  spec.base_text = read.text;
+  std::optional<Scenario>& base = read.scenario;
+  const YAML::Node& base_root = read.root;
 
   bool design_ok = false;  // the design is known, so its own rules apply
   if (root["design"]) {

@@ -680,6 +680,18 @@ inline std::optional<YAML::Node> find_path(const YAML::Node& root,
   return cur;
 }
 
+// A number as a parameter takes it: plain, or money ("8M", "$1.5B").
+inline std::optional<double> parameter_number(Loader& ld, const YAML::Node& n,
+                                              const std::string& path) {
+  if (!n.IsScalar() || is_nan_or_inf(n.Scalar()) || !parse_money(n.Scalar())) {
+    ld.expected(n, path, "a finite number (money may use K, M, B or T, as in 8M)",
+                "write a plain number such as 0.5, or money such as 8M; NaN and infinity are not "
+                "allowed");
+    return std::nullopt;
+  }
+  return parse_money(n.Scalar());
+}
+
 // Checks a parameter's `path` (a sweep's or a calibration's): a key path
 // that names a single number of the base scenario, and not replicates or
 // seed, which the file itself sets (`own_message`, and `own_hint` whose {}
@@ -719,6 +731,38 @@ inline bool check_numeric_path(Loader& ld, const YAML::Node& at_node, const std:
     return false;
   }
   return true;
+}
+
+// The base scenario a sweep or calibration file names (`base:`, relative to
+// that file): its path, text, the scenario as loaded (its own errors name
+// its lines) and its YAML tree; scenario empty when it is missing or does
+// not load. `kind` names the naming file in the hint ("sweep file").
+struct BaseScenario {
+  std::filesystem::path path;
+  std::string text;
+  std::optional<Scenario> scenario;
+  YAML::Node root;
+};
+inline BaseScenario read_base_scenario(Loader& ld, const YAML::Node& root,
+                                       const std::filesystem::path& file, const std::string& kind) {
+  BaseScenario b;
+  if (!root["base"]) return b;
+  const auto name = ld.text(root["base"], "base");
+  if (!name) return b;
+  b.path = file.parent_path() / *name;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(b.path, ec)) {
+    ld.error(root["base"], "base", fmt::format("no such scenario file {}", b.path.string()),
+             fmt::format("the path is relative to the {}'s folder", kind));
+    return b;
+  }
+  b.text = read_input_file(b.path, "scenario file", kScenarioPathHint);
+  b.scenario = load_scenario_text(b.text, b.path.string());  // errors name its lines
+  try {
+    b.root = YAML::Load(b.text);
+  } catch (const YAML::Exception&) {
+  }
+  return b;
 }
 
 }  // namespace talentsim::yaml_loader
