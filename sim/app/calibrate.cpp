@@ -86,12 +86,6 @@ std::optional<AbcGeneration> decode_generation(const std::string& bytes, std::si
 
 // ---- simulation ------------------------------------------------------------------
 
-double pooled(double numerator, double denominator) {
-  if (denominator > 0) return numerator / denominator;
-  return numerator > 0 ? std::numeric_limits<double>::infinity()
-                       : std::numeric_limits<double>::quiet_NaN();
-}
-
 // Each proposal's targets, pooled over replicates 0 .. R-1 of the seed:
 // every proposal sees the same random streams (common random numbers).
 std::vector<double> simulate_batch(const LoadedCalibration& c, const std::vector<double>& thetas,
@@ -125,7 +119,7 @@ std::vector<double> simulate_batch(const LoadedCalibration& c, const std::vector
       },
       [&](std::int64_t done, std::int64_t) { tick(done); });
   std::vector<double> out(count * T);
-  for (std::size_t i = 0; i < out.size(); ++i) out[i] = pooled(num[i], den[i]);
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = ratio_value(num[i], den[i]);
   return out;
 }
 
@@ -162,7 +156,7 @@ std::vector<TargetCheck> check_fit(const LoadedCalibration& c, const Scenario& c
       if (den[r * T + t] > 0) own.push_back(num[r * T + t] / den[r * T + t]);
     }
     TargetCheck& ck = out[t];
-    ck.value = pooled(sn, sd);
+    ck.value = ratio_value(sn, sd);
     ck.defined = static_cast<std::int64_t>(own.size());
     // Delta method for a ratio of sums: residuals n_r - rho d_r.
     if (sd > 0 && m > 1) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 namespace talentsim {
@@ -13,6 +14,16 @@ struct ResultShape {
   int named = 0;      // N
   int questions = 0;  // Q
 };
+
+// A ratio question's value: numerator / denominator; with nothing to divide
+// by, NaN, or +infinity when the numerator is positive (a flow ratio with
+// moves in and none back). The same rule for one replicate and for sums
+// over replicates (pooled).
+inline double ratio_value(double numerator, double denominator) {
+  return denominator > 0 ? numerator / denominator
+         : numerator > 0 ? std::numeric_limits<double>::infinity()
+                         : std::numeric_limits<double>::quiet_NaN();
+}
 
 struct ReplicateResult {
   std::int64_t replicate = 0;

@@ -328,14 +328,12 @@ class QuestionTracker : public MoveObserver {
     return q.from.empty() || std::find(q.from.begin(), q.from.end(), from) != q.from.end();
   }
 
-  // value = numerator / denominator; with nothing to divide by, NaN, or
-  // +infinity for a flow ratio whose numerator is not 0.
+  // value = numerator / denominator (ratio_value: NaN or +infinity when the
+  // denominator is 0).
   static void set_ratio(ReplicateResult& r, std::size_t q, double numerator, double denominator) {
     r.question_numerator[q] = numerator;
     r.question_denominator[q] = denominator;
-    r.question_value[q] = denominator > 0 ? numerator / denominator
-                          : numerator > 0 ? std::numeric_limits<double>::infinity()
-                                          : std::numeric_limits<double>::quiet_NaN();
+    r.question_value[q] = ratio_value(numerator, denominator);
   }
 
   const Scenario& s_;

@@ -178,10 +178,8 @@ RunReport RunAccumulator::report() const {
     qs.p5 = quantile(values, 0.05);
     qs.p50 = quantile(values, 0.50);
     qs.p95 = quantile(values, 0.95);
-    qs.pooled = !is_ratio_metric(qs.info.metric) ? std::nan("")
-                : denominators > 0               ? numerators / denominators
-                : numerators > 0                 ? std::numeric_limits<double>::infinity()
-                                                 : std::nan("");
+    qs.pooled =
+        is_ratio_metric(qs.info.metric) ? ratio_value(numerators, denominators) : std::nan("");
     rep.questions.push_back(qs);
   }
   return rep;
