@@ -52,8 +52,8 @@ class Writer {
   }
 
   template <class T>
-  void variable(const char* name, const std::vector<const char*>& dims, const std::vector<T>& data,
-                const char* description) {
+  void variable(const std::string& name, const std::vector<const char*>& dims,
+                const std::vector<T>& data, const std::string& description) {
     const std::string context = fmt::format("cannot write variable '{}' to {}", name, where_);
     std::vector<hsize_t> extent;
     std::size_t count = 1;
@@ -67,13 +67,13 @@ class Writer {
     Handle d;
     if constexpr (std::is_same_v<T, std::string>) {
       Handle type = h5::variable_string_type();
-      d = h5::create_dataset(file_, name, type.get(), extent, {}, context);
+      d = h5::create_dataset(file_, name.c_str(), type.get(), extent, {}, context);
       h5::write_labels(d.get(), data, context);
     } else if constexpr (std::is_same_v<T, std::int64_t>) {
-      d = h5::create_dataset(file_, name, H5T_STD_I64LE, extent, {}, context);
+      d = h5::create_dataset(file_, name.c_str(), H5T_STD_I64LE, extent, {}, context);
       h5::write_all(d.get(), H5T_NATIVE_INT64, data.data(), data.size(), context);
     } else {
-      d = h5::create_dataset(file_, name, H5T_IEEE_F64LE, extent, {}, context);
+      d = h5::create_dataset(file_, name.c_str(), H5T_IEEE_F64LE, extent, {}, context);
       h5::write_all(d.get(), H5T_NATIVE_DOUBLE, data.data(), data.size(), context);
     }
     for (std::size_t axis = 0; axis < dims.size(); ++axis)
@@ -98,6 +98,32 @@ class Writer {
   std::vector<std::pair<std::string, std::size_t>> lengths_;
   std::vector<Handle> scales_;
 };
+
+// The fit of the calibrated scenario to targets or predictions (`what`):
+// <prefix>_value, _se, _low, _high and _defined on dimension `dim`.
+void write_checks(Writer& w, const std::string& prefix, const char* dim,
+                  const std::vector<TargetCheck>& checks, const std::string& what) {
+  std::vector<double> value, se, low, high;
+  std::vector<std::int64_t> defined;
+  for (const TargetCheck& c : checks) {
+    value.push_back(c.value);
+    se.push_back(c.se);
+    low.push_back(c.low);
+    high.push_back(c.high);
+    defined.push_back(c.defined);
+  }
+  w.variable(
+      prefix + "_value", {dim}, value,
+      "the calibrated scenario's value of the " + what + ", pooled over the check replicates");
+  w.variable(prefix + "_se", {dim}, se, "Monte Carlo standard error of " + prefix + "_value");
+  w.variable(prefix + "_low", {dim}, low,
+             "2.5% quantile of the " + what +
+                 " over the check replicates (one replicate = one possible world)");
+  w.variable(prefix + "_high", {dim}, high,
+             "97.5% quantile of the " + what + " over the check replicates");
+  w.variable(prefix + "_defined", {dim}, defined,
+             "check replicates in which the " + what + " is defined (its denominator is not 0)");
+}
 
 void write_contents(hid_t file, const CalibrationRecord& rec, const std::string& where) {
   const hid_t root = file;
@@ -197,52 +223,17 @@ void write_contents(hid_t file, const CalibrationRecord& rec, const std::string&
              "the value written into the calibrated scenario: the last generation's "
              "best-fitting particle (smallest distance), to 4 significant digits");
 
-  std::vector<double> cv, cse, clow, chigh;
-  std::vector<std::int64_t> cdef;
-  for (std::size_t t = 0; t < T; ++t) {
-    const TargetCheck c = t < rec.check.size() ? rec.check[t] : TargetCheck{};
-    cv.push_back(c.value);
-    cse.push_back(c.se);
-    clow.push_back(c.low);
-    chigh.push_back(c.high);
-    cdef.push_back(c.defined);
-  }
   w.variable("target_value", {"target"}, rec.target_values, "the published figure");
   w.variable("target_tolerance", {"target"}, rec.target_tolerances,
              "how far from the figure the model may be");
   w.variable("target_source", {"target"}, rec.target_sources, "where the figure comes from");
-  w.variable("check_value", {"target"}, cv,
-             "the calibrated scenario's value of the target, pooled over the check replicates");
-  w.variable("check_se", {"target"}, cse, "Monte Carlo standard error of check_value");
-  w.variable("check_low", {"target"}, clow,
-             "2.5% quantile of the target over the check replicates (one replicate = one "
-             "possible world)");
-  w.variable("check_high", {"target"}, chigh,
-             "97.5% quantile of the target over the check replicates");
-  w.variable("check_defined", {"target"}, cdef,
-             "check replicates in which the target is defined (its denominator is not 0)");
+  write_checks(w, "check", "target", rec.check, "target");
 
-  std::vector<double> pv, pse, plo, phi;
-  std::vector<std::int64_t> pdef;
-  for (const TargetCheck& c : rec.prediction_check) {
-    pv.push_back(c.value);
-    pse.push_back(c.se);
-    plo.push_back(c.low);
-    phi.push_back(c.high);
-    pdef.push_back(c.defined);
-  }
   w.variable("prediction_published", {"prediction"}, rec.prediction_values,
              "a published figure to compare the prediction with (NaN: none)");
   w.variable("prediction_source", {"prediction"}, rec.prediction_sources,
              "where the published figure comes from");
-  w.variable("prediction_value", {"prediction"}, pv,
-             "the calibrated scenario's value, pooled over the check replicates");
-  w.variable("prediction_se", {"prediction"}, pse,
-             "Monte Carlo standard error of prediction_value");
-  w.variable("prediction_low", {"prediction"}, plo, "2.5% quantile over the check replicates");
-  w.variable("prediction_high", {"prediction"}, phi, "97.5% quantile over the check replicates");
-  w.variable("prediction_defined", {"prediction"}, pdef,
-             "check replicates in which the prediction is defined");
+  write_checks(w, "prediction", "prediction", rec.prediction_check, "prediction");
 }
 
 }  // namespace
