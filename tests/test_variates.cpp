@@ -22,21 +22,25 @@ TEST(Streams, LanesAndPrefetchedWordStreamsAreBitIdenticalToSingleCalls) {
   const Streams streams(0x0123456789abcdefull, 77);
   std::vector<std::uint64_t> who;
   std::vector<std::uint32_t> index;
-  for (int i = 0; i < 29; ++i) {  // not a multiple of the 8 lanes
+  for (int i = 0; i < 37; ++i) {
     std::string name = "r";
     name += std::to_string(i);
     who.push_back(identity_hash(name));
     index.push_back(static_cast<std::uint32_t>(i * 7919 % kMaxStreamIndex));
   }
-  for (const bool avx2 : {true, false}) {
-    std::vector<std::uint64_t> out(2 * who.size());
-    bits_lanes(streams, who.data(), Purpose::Ties, index.data(), who.size(), out.data(), avx2);
-    for (std::size_t i = 0; i < who.size(); ++i) {
-      const auto w = streams.bits(who[i], Purpose::Ties, index[i]);
-      EXPECT_EQ(out[2 * i], std::uint64_t(w[0]) << 32 | w[1]) << "avx2 " << avx2;
-      EXPECT_EQ(out[2 * i + 1], std::uint64_t(w[2]) << 32 | w[3]) << "avx2 " << avx2;
+  // Counters go 16 at a time, the last block 8 at a time if it has at most
+  // 8: counts that end in a full, a partly filled wide and a narrow block.
+  for (const std::size_t count : {std::size_t{5}, std::size_t{16}, std::size_t{29}, who.size()})
+    for (const bool avx2 : {true, false}) {
+      std::vector<std::uint64_t> out(2 * count);
+      bits_lanes(streams, who.data(), Purpose::Ties, index.data(), count, out.data(), avx2);
+      for (std::size_t i = 0; i < count; ++i) {
+        const auto w = streams.bits(who[i], Purpose::Ties, index[i]);
+        EXPECT_EQ(out[2 * i], std::uint64_t(w[0]) << 32 | w[1]) << "avx2 " << avx2 << " " << count;
+        EXPECT_EQ(out[2 * i + 1], std::uint64_t(w[2]) << 32 | w[3])
+            << "avx2 " << avx2 << " " << count;
+      }
     }
-  }
   // A stream whose first 4 words were computed in lanes continues exactly.
   std::vector<std::uint64_t> first(4);
   const std::uint64_t id[2] = {who[3], who[3]};

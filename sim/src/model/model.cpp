@@ -87,7 +87,7 @@ void Model::draw_population(std::uint64_t seed, std::int64_t replicate, Populati
       std::max<std::int64_t>(1, static_cast<std::int64_t>(std::floor(4 * 365.25 / s.step_days)));
 
   // The first words of every researcher's streams are computed in blocks,
-  // 8 Philox counters at a time (bits_lanes); the draws below consume them
+  // 16 Philox counters at a time (bits_lanes); the draws below consume them
   // exactly as if each were computed on demand.
   constexpr std::size_t kBlock = 64;
   constexpr int kTraitWords = 6;  // six normals usually take one word each

@@ -202,7 +202,7 @@ void Replicate::update_hazards(int l) {
 }
 
 // Fresh clocks from step `start` for the researchers in batch_, their
-// thresholds computed 8 at a time.
+// thresholds computed 16 at a time.
 void Replicate::start_clocks(std::int32_t start) {
   if (start >= s_.steps) {
     for (const auto i : batch_) entry_step_[i] = kNoEntry;
