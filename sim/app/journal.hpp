@@ -15,40 +15,9 @@
 #include <string>
 #include <string_view>
 
+#include "talentsim/bytes.hpp"
+
 namespace talentsim::cli {
-
-// Appends the bytes of `n` values (records are read back on the same build,
-// hence the same byte order, which the fingerprint pins).
-template <class T>
-void put(std::string& out, const T* data, std::size_t n) {
-  out.append(reinterpret_cast<const char*>(data), n * sizeof(T));
-}
-template <class T>
-void put(std::string& out, const T& v) {
-  put(out, &v, 1);
-}
-
-// Reads back what put() wrote; every get() says whether the bytes were there.
-class RecordReader {
- public:
-  explicit RecordReader(std::string_view bytes) : bytes_(bytes) {}
-  template <class T>
-  bool get(T* data, std::size_t n) {
-    if (n > (bytes_.size() - at_) / sizeof(T)) return false;
-    std::memcpy(data, bytes_.data() + at_, n * sizeof(T));
-    at_ += n * sizeof(T);
-    return true;
-  }
-  template <class T>
-  bool get(T& v) {
-    return get(&v, 1);
-  }
-  bool at_end() const { return at_ == bytes_.size(); }
-
- private:
-  std::string_view bytes_;
-  std::size_t at_ = 0;
-};
 
 // A record: `magic`, the body, then a 64-bit checksum of both.
 std::string seal_record(std::string record);

@@ -50,6 +50,22 @@ using TaggedReplicateConsumer = std::function<void(std::size_t model, ReplicateR
 void run_ensembles(const std::vector<const Model*>& models, const EnsembleOptions& options,
                    const TaggedReplicateConsumer& consume, const ProgressCallback& progress = {});
 
+// One replicate of one of several models: the unit of work that the
+// runners above are made of, and that a cluster hands out in blocks.
+struct ReplicateTask {
+  std::size_t model = 0;
+  std::int64_t replicate = 0;
+};
+// Runs exactly `tasks` (options.first, count and only are not used) on
+// options.seed, options.threads and options.stop, as run_ensembles does.
+void run_tasks(const std::vector<const Model*>& models, const std::vector<ReplicateTask>& tasks,
+               const EnsembleOptions& options, const TaggedReplicateConsumer& consume,
+               const ProgressCallback& progress = {});
+
+// The tasks of run_ensembles: replicates first .. first + count - 1 (or
+// `only`) of model 0, then the same of model 1, and so on.
+std::vector<ReplicateTask> ensemble_tasks(std::size_t models, const EnsembleOptions& options);
+
 int hardware_threads();
 
 }  // namespace talentsim

@@ -24,6 +24,7 @@ struct Tier {
   double search_rate = 0;  // market entries per year
   double reputation_median = 1;
   double reputation_sigma = 0;
+  friend bool operator==(const Tier&, const Tier&) = default;
 };
 
 // Index of each motive in a researcher's taste vector.
@@ -34,6 +35,7 @@ inline constexpr const char* kMotiveNames[kMotiveCount] = {"comp", "prestige", "
 struct Taste {
   double mean = 0;
   double sd = 0;
+  friend bool operator==(const Taste&, const Taste&) = default;
 };
 
 struct Market {
@@ -46,11 +48,13 @@ struct Market {
   double star_magnet_scale = 1;        // q0
   double peer_magnet = 0;              // w_peer
   double follow_prob = 0;
+  friend bool operator==(const Market&, const Market&) = default;
 };
 
 struct Network {
   std::int64_t degree = 0;
   double within_lab = 0;
+  friend bool operator==(const Network&, const Network&) = default;
 };
 
 struct Lab {
@@ -65,6 +69,7 @@ struct Lab {
   double cliff_factor = 1;  // market.cliff_factor unless the lab sets it
   std::optional<std::int64_t> capacity;
   bool open = true;
+  friend bool operator==(const Lab&, const Lab&) = default;
 };
 
 struct NamedResearcher {
@@ -72,6 +77,7 @@ struct NamedResearcher {
   int tier = 0;
   int lab = -1;  // -1: starts nowhere
   std::optional<double> reputation;
+  friend bool operator==(const NamedResearcher&, const NamedResearcher&) = default;
 };
 
 enum class EventType { Raise, Comp, Prestige, Policy, Move, Poach, Found, Close };
@@ -98,6 +104,7 @@ struct Event {
   std::vector<int> from;  // empty means every other lab
   // found
   std::vector<int> founders;
+  friend bool operator==(const Event&, const Event&) = default;
 };
 
 enum class Metric {
@@ -135,6 +142,7 @@ struct Question {
   double after = 0;
   int after_steps = 0;
   std::optional<double> at_least, at_most;
+  friend bool operator==(const Question&, const Question&) = default;
 };
 
 struct Scenario {
@@ -158,6 +166,8 @@ struct Scenario {
   // The YAML text as run (after --set overrides), kept for provenance.
   std::string source_text;
   std::string source_name;
+
+  friend bool operator==(const Scenario&, const Scenario&) = default;
 
   int star_tier() const { return static_cast<int>(tiers.size()) - 1; }
   int lab_count() const { return static_cast<int>(labs.size()); }

@@ -35,16 +35,31 @@ void run_ensemble(const Model& model, const EnsembleOptions& options,
       progress);
 }
 
-void run_ensembles(const std::vector<const Model*>& models, const EnsembleOptions& options,
-                   const TaggedReplicateConsumer& consume, const ProgressCallback& progress) {
-  // Task i is the (i % count)-th replicate of model i / count.
+std::vector<ReplicateTask> ensemble_tasks(std::size_t models, const EnsembleOptions& options) {
+  std::vector<ReplicateTask> tasks;
   const std::int64_t count =
       options.only.empty() ? options.count : static_cast<std::int64_t>(options.only.size());
-  if (count <= 0 || models.empty()) return;
-  const auto replicate = [&](std::int64_t k) {
-    return options.only.empty() ? options.first + k : options.only[static_cast<std::size_t>(k)];
-  };
-  const std::int64_t total = count * static_cast<std::int64_t>(models.size());
+  if (count <= 0) return tasks;
+  tasks.reserve(models * static_cast<std::size_t>(count));
+  for (std::size_t m = 0; m < models; ++m)
+    for (std::int64_t k = 0; k < count; ++k)
+      tasks.push_back({m, options.only.empty() ? options.first + k
+                                               : options.only[static_cast<std::size_t>(k)]});
+  return tasks;
+}
+
+void run_ensembles(const std::vector<const Model*>& models, const EnsembleOptions& options,
+                   const TaggedReplicateConsumer& consume, const ProgressCallback& progress) {
+  run_tasks(models, ensemble_tasks(models.size(), options), options, consume, progress);
+}
+
+void run_tasks(const std::vector<const Model*>& models, const std::vector<ReplicateTask>& tasks,
+               const EnsembleOptions& options, const TaggedReplicateConsumer& consume,
+               const ProgressCallback& progress) {
+  const auto total = static_cast<std::int64_t>(tasks.size());
+  if (total == 0) return;
+  for (const ReplicateTask& t : tasks)
+    if (t.model >= models.size()) throw InternalError("run_tasks: a task names no model");
   const int threads = options.threads > 0 ? options.threads : hardware_threads();
   tbb::concurrent_bounded_queue<Finished> queue;
   queue.set_capacity(2 * threads + 2);
@@ -62,9 +77,10 @@ void run_ensembles(const std::vector<const Model*>& models, const EnsembleOption
               for (auto i = range.begin(); i != range.end(); ++i) {
                 if (cancelled.load(std::memory_order_relaxed)) return;
                 Finished f;
-                f.model = static_cast<std::size_t>(i / count);
+                const ReplicateTask& task = tasks[static_cast<std::size_t>(i)];
+                f.model = task.model;
                 try {
-                  f.result = models[f.model]->run(options.seed, replicate(i % count), nullptr,
+                  f.result = models[f.model]->run(options.seed, task.replicate, nullptr,
                                                   &workspaces.local(), &cancelled);
                 } catch (const ReplicateCancelled&) {
                   return;  // the consumer stopped; nothing to hand over
