@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "cli.hpp"
+#include "cluster.hpp"
 #include "journal.hpp"
 #include "talentsim/calibrate.hpp"
 #include "talentsim/calibrate_loader.hpp"
@@ -103,8 +104,11 @@ std::vector<double> simulate_batch(const LoadedCalibration& c, const std::vector
         std::make_unique<Model>(load_proposal(spec, c.base, calibration_overrides(spec, values))));
     pointers.push_back(models.back().get());
   }
-  std::vector<double> num(count * T, 0.0), den(count * T, 0.0);
-  run_ensembles(
+  // Kept per replicate and summed in replicate order, so that the pooled
+  // values do not depend on the order results arrive in (threads, ranks).
+  const auto R = static_cast<std::size_t>(spec.replicates);
+  std::vector<double> each_num(count * R * T), each_den(count * R * T);
+  run_ensembles_on_cluster(
       pointers,
       EnsembleOptions{.first = 0,
                       .count = spec.replicates,
@@ -112,12 +116,20 @@ std::vector<double> simulate_batch(const LoadedCalibration& c, const std::vector
                       .threads = threads,
                       .stop = &stop},
       [&](std::size_t m, ReplicateResult&& r) {
+        const std::size_t row = (m * R + static_cast<std::size_t>(r.replicate)) * T;
         for (std::size_t t = 0; t < T; ++t) {
-          num[m * T + t] += r.question_numerator[first_target + t];
-          den[m * T + t] += r.question_denominator[first_target + t];
+          each_num[row + t] = r.question_numerator[first_target + t];
+          each_den[row + t] = r.question_denominator[first_target + t];
         }
       },
       [&](std::int64_t done, std::int64_t) { tick(done); });
+  std::vector<double> num(count * T, 0.0), den(count * T, 0.0);
+  for (std::size_t m = 0; m < count; ++m)
+    for (std::size_t r = 0; r < R; ++r)
+      for (std::size_t t = 0; t < T; ++t) {
+        num[m * T + t] += each_num[(m * R + r) * T + t];
+        den[m * T + t] += each_den[(m * R + r) * T + t];
+      }
   std::vector<double> out(count * T);
   for (std::size_t i = 0; i < out.size(); ++i) out[i] = ratio_value(num[i], den[i]);
   return out;
@@ -133,19 +145,20 @@ std::vector<TargetCheck> check_fit(const LoadedCalibration& c, const Scenario& c
   const auto m = static_cast<std::size_t>(c.spec.check_replicates);
   std::vector<double> num(m * T), den(m * T);
   const Model model(calibrated);
-  run_ensemble(model,
-               EnsembleOptions{.first = c.spec.replicates,
-                               .count = c.spec.check_replicates,
-                               .seed = c.spec.abc.seed,
-                               .threads = threads,
-                               .stop = &stop},
-               [&](ReplicateResult&& r) {
-                 const auto row = static_cast<std::size_t>(r.replicate - c.spec.replicates);
-                 for (std::size_t t = 0; t < T; ++t) {
-                   num[row * T + t] = r.question_numerator[first_target + t];
-                   den[row * T + t] = r.question_denominator[first_target + t];
-                 }
-               });
+  run_ensemble_on_cluster(model,
+                          EnsembleOptions{.first = c.spec.replicates,
+                                          .count = c.spec.check_replicates,
+                                          .seed = c.spec.abc.seed,
+                                          .threads = threads,
+                                          .stop = &stop},
+                          [&](ReplicateResult&& r) {
+                            const auto row =
+                                static_cast<std::size_t>(r.replicate - c.spec.replicates);
+                            for (std::size_t t = 0; t < T; ++t) {
+                              num[row * T + t] = r.question_numerator[first_target + t];
+                              den[row * T + t] = r.question_denominator[first_target + t];
+                            }
+                          });
   std::vector<TargetCheck> out(T);
   for (std::size_t t = 0; t < T; ++t) {
     double sn = 0, sd = 0;

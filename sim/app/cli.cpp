@@ -13,6 +13,7 @@
 
 #include "bench.hpp"
 #include "calibrate.hpp"
+#include "cluster.hpp"
 #include "journal.hpp"
 #include "run.hpp"
 #include "sweep.hpp"
@@ -102,7 +103,9 @@ void add_execution_options(CLI::App* cmd, RunArgs& a) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int command_line_main(int argc, char** argv) {
   // Past a file size limit (ulimit -f), writes fail with EFBIG and are
   // reported like a full disk, instead of SIGXFSZ killing the process.
   std::signal(SIGXFSZ, SIG_IGN);
@@ -193,6 +196,16 @@ int main(int argc, char** argv) {
     return kExitFailure;
   }
   return kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Under mpirun every rank starts here; rank 0 runs the command and the
+  // others compute what it hands out (cluster.hpp).
+  Cluster cluster(argc, argv);
+  if (!cluster.manager()) return cluster.serve();
+  return cluster.finish(command_line_main(argc, argv));
 }
 
 }  // namespace talentsim::cli

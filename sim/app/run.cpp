@@ -15,6 +15,7 @@
 
 #include "capacity.hpp"
 #include "cli.hpp"
+#include "cluster.hpp"
 #include "journal.hpp"
 #include "talentsim/ensemble.hpp"
 #include "talentsim/errors.hpp"
@@ -259,7 +260,7 @@ std::variant<std::vector<RunAccumulator>, int> simulate(std::vector<Part>& parts
         if (!writer->written(static_cast<int>(i), r)) options.only.push_back(r);
       if (options.only.empty()) continue;
       Progress progress(!a.quiet, p.label);
-      run_ensemble(
+      run_ensemble_on_cluster(
           *p.model, options,
           [&](ReplicateResult&& r) {
             writer->write(r, static_cast<int>(i));

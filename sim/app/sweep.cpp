@@ -26,6 +26,7 @@
 
 #include "capacity.hpp"
 #include "cli.hpp"
+#include "cluster.hpp"
 #include "journal.hpp"
 #include "talentsim/ensemble.hpp"
 #include "talentsim/errors.hpp"
@@ -350,7 +351,7 @@ int run_sweep(const SweepArgs& a, const std::string& command_line, const std::at
       for (auto& r : reps) r.resize(static_cast<std::size_t>(R));
       std::vector<std::int64_t> arrived(batch.size(), 0);
       std::int64_t in_progress = 0;
-      run_ensembles(
+      run_ensembles_on_cluster(
           pointers,
           EnsembleOptions{
               .first = 0, .count = R, .seed = s.spec.seed, .threads = threads, .stop = &stop},
