@@ -9,6 +9,8 @@ packages=(
   # C++ libraries (see CMakeLists.txt)
   libeigen3-dev libtbb-dev libyaml-cpp-dev libhdf5-dev libgtest-dev
   libcli11-dev libfmt-dev librandom123-dev libbenchmark-dev
+  # MPI (the optional mpi preset, built and tested by scripts/test.sh): Open MPI
+  libopenmpi-dev openmpi-bin
   # fuzzing (tests/fuzz/run.sh, run by scripts/test.sh): Clang and libFuzzer
   clang-14 libclang-rt-14-dev
   # Python side: reading results as labelled arrays, and the Python tests

@@ -3,13 +3,15 @@
 # whole test suite. CI runs exactly this (.ci/run):
 #   1. release: C++ unit, statistical, CLI and hostile-input tests, and the
 #      Python checks of the results files;
-#   2. asan: the same suite again under AddressSanitizer + UBSan;
-#   3. tsan: the threaded runner's tests under ThreadSanitizer, against a
+#   2. mpi: the MPI build under `mpirun -n 1, 2, 3` against one process,
+#      bit for bit, and --resume after a rank or the whole job dies;
+#   3. asan: the same suite as 1 again under AddressSanitizer + UBSan;
+#   4. tsan: the threaded runner's tests under ThreadSanitizer, against a
 #      oneTBB built with TSan (scripts/tsan-tbb.sh);
-#   4. a 60-second libFuzzer smoke of the scenario loader and --set.
+#   5. a 60-second libFuzzer smoke of the scenario loader and --set.
 #
 #   bash scripts/test.sh             all of the above
-#   bash scripts/test.sh PRESET      one preset: release, debug, asan or tsan
+#   bash scripts/test.sh PRESET      one preset: release, debug, mpi, asan or tsan
 #   bash scripts/test.sh fuzz [S]    the fuzzers only, S seconds each (default 60)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +36,7 @@ run_fuzz() {
 case $what in
   all)
     run_preset release
+    run_preset mpi
     run_preset asan
     run_tsan
     run_fuzz 60
