@@ -89,6 +89,22 @@ TEST(Wire, CutShortOrTrailingBytesAreRefused) {
   const std::string result = encode_result(run_all(model, 1, 5, 1)[0]);
   for (std::size_t n = 0; n < result.size(); n += 1 + n / 8)
     EXPECT_THROW(decode_result(std::string_view(result).substr(0, n)), InternalError) << n;
+  // A bool that is neither 0 nor 1: the byte where two scenarios that
+  // differ only in one lab's `open` differ.
+  Scenario closed = s;
+  closed.labs[0].open = !closed.labs[0].open;
+  std::string flipped = encode_scenario(closed);
+  ASSERT_EQ(flipped.size(), bytes.size());
+  std::size_t differ = 0, at = 0;
+  for (std::size_t i = 0; i < bytes.size(); ++i)
+    if (bytes[i] != flipped[i]) ++differ, at = i;
+  ASSERT_EQ(differ, 1u);
+  flipped[at] = 2;
+  EXPECT_THROW(decode_scenario(flipped), InternalError);
+  // Result arrays that do not fit the result's shape.
+  ReplicateResult wrong = run_all(model, 1, 5, 1)[0];
+  wrong.flows.pop_back();
+  EXPECT_THROW(decode_result(encode_result(wrong)), InternalError);
   // A length field claiming more than the message holds.
   std::string huge = bytes;
   const std::uint64_t big = ~std::uint64_t{0};

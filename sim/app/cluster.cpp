@@ -6,11 +6,13 @@
 #if TALENTSIM_MPI
 #include <fmt/format.h>
 #include <mpi.h>
+#include <sched.h>
 #include <tbb/concurrent_queue.h>
 
 #include <atomic>
 #include <chrono>
 #include <climits>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -41,6 +43,8 @@ void run_ensembles_on_cluster(const std::vector<const Model*>& models,
   else
     g_cluster->distribute(models, options, consume, progress);
 }
+
+int cluster_size() { return g_cluster == nullptr ? 1 : g_cluster->size(); }
 
 void run_ensemble_on_cluster(const Model& model, const EnsembleOptions& options,
                              const ReplicateConsumer& consume, const ProgressCallback& progress) {
@@ -180,6 +184,30 @@ std::string build_id() {
                      kFileFormatVersion, 8 * sizeof(void*));
 }
 
+bool same_shape(const ResultShape& a, const ResultShape& b) {
+  return a.steps == b.steps && a.labs == b.labs && a.tiers == b.tiers && a.named == b.named &&
+         a.questions == b.questions;
+}
+
+// Launchers pin ranks to cores (Open MPI's mpirun binds each rank to one
+// core when there are at most 2 ranks, to a socket otherwise). A rank asked
+// for more threads than it may use would run them on the same cores: say
+// so, once per rank. Returns true: it has looked.
+bool warn_if_bound(int rank, int threads) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return true;
+  const int allowed = CPU_COUNT(&set);
+  const int online = static_cast<int>(std::thread::hardware_concurrency());
+  if (threads > allowed)
+    std::cerr << fmt::format(
+        "talentsim: warning: rank {} runs {} threads but may use only {} of this machine's {} "
+        "cores (the MPI launcher bound it); start mpirun with --bind-to none, or srun with "
+        "--cpus-per-task={}\n",
+        rank, threads, allowed, online, threads);
+  return true;
+}
+
 }  // namespace
 
 Cluster::Cluster(int& argc, char**& argv) {
@@ -234,6 +262,12 @@ int Cluster::finish(int code) {
 }
 
 int Cluster::serve() {
+  // A stop (Ctrl-C, a batch system's SIGTERM) reaches every rank. Rank 0
+  // stops cleanly and keeps what is finished; a worker must not die first,
+  // or mpirun kills rank 0 before it has. mpirun's SIGKILL still ends it.
+  std::signal(SIGINT, SIG_IGN);
+  std::signal(SIGTERM, SIG_IGN);
+  bool warned = false;
   for (;;) {
     Message m = *receive(0, true);
     if (m.tag == kStop) return 0;
@@ -245,6 +279,7 @@ int Cluster::serve() {
       std::vector<const Model*> models;
       for (const auto& p : job.models) models.push_back(p.get());
       const EnsembleOptions options{.seed = job.seed, .threads = job.threads};
+      if (!warned) warned = warn_if_bound(rank_, job.threads);
       send(with_job(id), 0, kReady);
       for (;;) {
         m = *receive(0, true);
@@ -261,8 +296,13 @@ int Cluster::serve() {
             job.tasks.begin() + static_cast<std::ptrdiff_t>(end));
         std::string out;
         run_tasks(models, block, options, [&](std::size_t model, ReplicateResult&& r) {
+          // The task's index in the job, by which rank 0 checks it off.
+          std::uint64_t index = begin;
+          while (index < end &&
+                 (job.tasks[index].model != model || job.tasks[index].replicate != r.replicate))
+            ++index;
           out = with_job(id);
-          put(out, static_cast<std::uint64_t>(model));
+          put(out, index);
           append_result(r, out);
           send(out, 0, kResult);
         });
@@ -280,6 +320,7 @@ void Cluster::distribute(const std::vector<const Model*>& models, const Ensemble
   const std::vector<ReplicateTask> tasks = ensemble_tasks(models.size(), options);
   const std::size_t total = tasks.size();
   if (total == 0) return;
+  if (!warned_) warned_ = warn_if_bound(0, options.threads);
   const std::uint64_t id = ++job_;
   const int workers = size_ - 1;
   cut_short_ = true;  // until every result is in and every worker is idle
@@ -298,16 +339,23 @@ void Cluster::distribute(const std::vector<const Model*>& models, const Ensemble
     if (begin >= total) return std::nullopt;
     return std::pair{begin, std::min(total, begin + block)};
   };
+  // Which worker was handed each task and which results are in: a result
+  // for a task the sender was not given, or a second one, is refused.
+  std::vector<int> given(total, -1);
+  std::vector<char> arrived(total, 0);
 
   // Rank 0's own blocks run on a thread of their own, so that this thread
-  // stays free to answer the workers and to consume results.
+  // stays free to answer the workers and to consume results. At most a few
+  // of its results wait here, as in the single-process runner.
   struct Local {
     std::size_t model = 0;
     ReplicateResult result;
     std::exception_ptr error;
   };
-  tbb::concurrent_queue<Local> local;
+  tbb::concurrent_bounded_queue<Local> local;
+  local.set_capacity(2 * (options.threads > 0 ? options.threads : hardware_threads()) + 2);
   std::atomic<int> cancel{0};
+  std::atomic<bool> own_done{false};
   std::thread own([&] {
     try {
       while (const auto b = take()) {
@@ -322,48 +370,71 @@ void Cluster::distribute(const std::vector<const Model*>& models, const Ensemble
             });
       }
     } catch (const EnsembleStopped&) {
-      // cancelled below
+      // cancelled by stop_own
     } catch (...) {
       local.push({0, {}, std::current_exception()});
     }
+    own_done = true;
   });
+  // Ends rank 0's own work, which may be waiting to push into a full queue.
+  const auto stop_own = [&] {
+    cancel = 1;
+    Local f;
+    while (!own_done.load()) {
+      if (!local.try_pop(f)) std::this_thread::yield();
+    }
+    own.join();
+  };
 
   std::size_t done = 0;
   int retired = 0;  // workers told that no blocks are left
   const auto consumed = [&](std::size_t model, ReplicateResult&& r) {
-    if (model >= models.size()) throw InternalError("cluster: a result names no model");
     consume(model, std::move(r));
     ++done;
     if (progress) progress(static_cast<std::int64_t>(done), static_cast<std::int64_t>(total));
   };
+  const auto handle = [&](const Message& m) {
+    if (m.tag == kFailed)
+      throw RunError(fmt::format("rank {}: {}", m.source,
+                                 std::string_view(m.bytes).substr(sizeof(std::uint64_t))));
+    RecordReader in(m.bytes);
+    std::uint64_t job = 0;
+    if (!in.get(job) || job != id)
+      throw InternalError(fmt::format("cluster: rank {} answered another job", m.source));
+    if (m.tag == kReady) {
+      if (const auto b = take()) {
+        std::fill(given.begin() + static_cast<std::ptrdiff_t>(b->first),
+                  given.begin() + static_cast<std::ptrdiff_t>(b->second), m.source);
+        std::string out = with_job(id);
+        put(out, static_cast<std::uint64_t>(b->first));
+        put(out, static_cast<std::uint64_t>(b->second));
+        send(out, m.source, kBlock);
+      } else {
+        send(with_job(id), m.source, kNoMore);
+        ++retired;
+      }
+    } else if (m.tag == kResult) {
+      std::uint64_t index = 0;
+      if (!in.get(index) || index >= total || given[index] != m.source || arrived[index])
+        throw InternalError(
+            fmt::format("cluster: rank {} sent a result it was not asked for", m.source));
+      const ReplicateTask& task = tasks[index];
+      ReplicateResult r =
+          decode_result(std::string_view(m.bytes).substr(2 * sizeof(std::uint64_t)));
+      if (r.replicate != task.replicate || !same_shape(r.shape, models[task.model]->shape()))
+        throw InternalError(
+            fmt::format("cluster: rank {} sent a result that does not fit its task", m.source));
+      arrived[index] = 1;
+      consumed(task.model, std::move(r));
+    }
+  };
   try {
     while (done < total || retired < workers) {
       bool busy = false;
-      if (auto m = receive(MPI_ANY_SOURCE, false)) {
+      // Every waiting message first, so that no worker waits for a block.
+      while (const auto m = receive(MPI_ANY_SOURCE, false)) {
         busy = true;
-        if (m->tag == kFailed)
-          throw RunError(fmt::format("rank {}: {}", m->source,
-                                     std::string_view(m->bytes).substr(sizeof(std::uint64_t))));
-        RecordReader in(m->bytes);
-        std::uint64_t job = 0;
-        if (!in.get(job) || job != id)
-          throw InternalError(fmt::format("cluster: rank {} answered another job", m->source));
-        if (m->tag == kReady) {
-          if (const auto b = take()) {
-            std::string out = with_job(id);
-            put(out, static_cast<std::uint64_t>(b->first));
-            put(out, static_cast<std::uint64_t>(b->second));
-            send(out, m->source, kBlock);
-          } else {
-            send(with_job(id), m->source, kNoMore);
-            ++retired;
-          }
-        } else if (m->tag == kResult) {
-          std::uint64_t model = 0;
-          if (!in.get(model)) throw InternalError("cluster: a result message is cut short");
-          consumed(static_cast<std::size_t>(model),
-                   decode_result(std::string_view(m->bytes).substr(2 * sizeof(std::uint64_t))));
-        }
+        handle(*m);
       }
       Local f;
       while (local.try_pop(f)) {
@@ -376,11 +447,10 @@ void Cluster::distribute(const std::vector<const Model*>& models, const Ensemble
       if (!busy) std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
   } catch (...) {
-    cancel = 1;
-    own.join();
+    stop_own();
     throw;
   }
-  own.join();
+  stop_own();
   cut_short_ = false;
 }
 

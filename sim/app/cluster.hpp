@@ -40,8 +40,9 @@ class Cluster {
 
   // The manager, once the command has returned `code`: ends the job. When
   // a distribution was cut short (an error, a stop by signal) the workers
-  // are mid-block, so the job is aborted with `code` (mpirun exits with
-  // it); otherwise the workers are told to finish. Returns `code`.
+  // are mid-block, so the job is aborted (MPI_Abort with `code`; Open
+  // MPI's mpirun then exits non-zero, not necessarily with `code`);
+  // otherwise the workers are told to finish. Returns `code`.
   int finish(int code);
 
  private:
@@ -53,6 +54,7 @@ class Cluster {
   int rank_ = 0, size_ = 1;
   bool mpi_ = false;        // MPI was initialised
   bool cut_short_ = false;  // a distribution ended by an exception
+  bool warned_ = false;     // looked at this rank's CPU binding
   std::uint64_t job_ = 0;   // distributions so far
 };
 
@@ -63,6 +65,9 @@ void run_ensembles_on_cluster(const std::vector<const Model*>& models,
                               const EnsembleOptions& options,
                               const TaggedReplicateConsumer& consume,
                               const ProgressCallback& progress = {});
+// Ranks in the process's cluster: 1 without MPI.
+int cluster_size();
+
 void run_ensemble_on_cluster(const Model& model, const EnsembleOptions& options,
                              const ReplicateConsumer& consume,
                              const ProgressCallback& progress = {});

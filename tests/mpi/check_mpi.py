@@ -183,6 +183,15 @@ def check_resume(case, a):
     kept = len(list(journal.glob("run*.bin")))
     if kept == 0:
         sys.exit(f"FAIL: the journal kept nothing\n{err}")
+    clean = "stopped by SIGTERM" in err
+    if case == "job-terminated":
+        # The workers wait while rank 0 stops cleanly: it says what it kept
+        # and leaves no temporary file.
+        if not clean:
+            sys.exit(f"FAIL: rank 0 did not stop cleanly on SIGTERM\n{err}")
+        left = list(base.glob(f"{dest.name}.tmp.*"))
+        if left:
+            sys.exit(f"FAIL: a clean stop left {left}")
 
     p = run(mpirun_prefix(a.mpirun, 2) + [a.binary, *args, "--resume"], base)
     if "resuming" not in p.stderr:
@@ -197,8 +206,9 @@ def check_resume(case, a):
         difference = compare_h5(fa, fb, IGNORED)
     if difference:
         sys.exit(f"FAIL: the resumed file differs from one process's: {difference}")
-    print(f"{case}: exit {job.returncode}, {kept} row(s) of 32 kept; --resume on 2 ranks "
-          "finished it, identical to one process")
+    print(f"{case}: mpirun exit {job.returncode}, rank 0 "
+          f"{'stopped cleanly' if clean else 'was killed'}, {kept} row(s) of 32 kept; --resume "
+          "on 2 ranks finished it, identical to one process")
 
 
 def main():

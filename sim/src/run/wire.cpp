@@ -22,7 +22,9 @@ class Encoder {
   std::string out;
   template <class T>
   void field(const T& v) {
-    if constexpr (std::is_arithmetic_v<T> || std::is_enum_v<T>) {
+    if constexpr (std::is_same_v<T, bool>) {
+      put(out, static_cast<std::uint8_t>(v));
+    } else if constexpr (std::is_arithmetic_v<T> || std::is_enum_v<T>) {
       put(out, v);
     } else if constexpr (std::is_same_v<T, std::string>) {
       put(out, static_cast<std::uint64_t>(v.size()));
@@ -53,7 +55,11 @@ class Decoder {
   explicit Decoder(std::string_view bytes) : in_(bytes) {}
   template <class T>
   void field(T& v) {
-    if constexpr (std::is_arithmetic_v<T> || std::is_enum_v<T>) {
+    if constexpr (std::is_same_v<T, bool>) {
+      std::uint8_t b = 0;  // any other byte in a bool would be undefined
+      need(in_.get(b) && b <= 1);
+      v = b != 0;
+    } else if constexpr (std::is_arithmetic_v<T> || std::is_enum_v<T>) {
       need(in_.get(v));
     } else if constexpr (std::is_same_v<T, std::string>) {
       v.resize(size());
@@ -80,11 +86,11 @@ class Decoder {
       for (T& x : v) field(x);
   }
   void finish() { need(in_.at_end()); }
-
- private:
   static void need(bool ok) {
     if (!ok) throw InternalError("wire: bytes cut short or malformed");
   }
+
+ private:
   std::size_t size() {
     std::uint64_t n = 0;
     need(in_.get(n));
@@ -181,6 +187,18 @@ ReplicateResult decode_result(std::string_view bytes) {
   ReplicateResult r;
   d.field(r);
   d.finish();
+  // The arrays must have the sizes their shape gives.
+  const ResultShape& s = r.shape;
+  Decoder::need(s.steps >= 0 && s.labs >= 0 && s.tiers >= 0 && s.named >= 0 && s.questions >= 0);
+  const ReplicateResult sized(s);
+  Decoder::need(
+      r.headcount.size() == sized.headcount.size() && r.hires.size() == sized.hires.size() &&
+      r.departures.size() == sized.departures.size() &&
+      r.star_power.size() == sized.star_power.size() &&
+      r.named_lab.size() == sized.named_lab.size() && r.flows.size() == sized.flows.size() &&
+      r.question_value.size() == sized.question_value.size() &&
+      r.question_numerator.size() == sized.question_numerator.size() &&
+      r.question_denominator.size() == sized.question_denominator.size());
   return r;
 }
 
