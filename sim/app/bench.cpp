@@ -433,6 +433,15 @@ ChildRun run_child(const std::string& scenario, std::int64_t replicates, const f
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // The child is a single process: under mpirun it must not see the
+  // launcher's variables, or it would try to join the MPI job.
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view v(*e);
+    if (!v.starts_with("OMPI_") && !v.starts_with("PMIX_") && !v.starts_with("PMI_"))
+      envp.push_back(*e);
+  }
+  envp.push_back(nullptr);
   const std::string err_path = stderr_file.string();
   const std::string shown = rss_command(scenario, std::to_string(replicates), output.string());
 
@@ -453,7 +462,7 @@ ChildRun run_child(const std::string& scenario, std::int64_t replicates, const f
       dup2(null_fd, STDOUT_FILENO);
     }
     if (err_fd >= 0) dup2(err_fd, STDERR_FILENO);
-    execv("/proc/self/exe", argv.data());
+    execve("/proc/self/exe", argv.data(), envp.data());
     _exit(127);
   }
   int status = 0;

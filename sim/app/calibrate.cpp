@@ -362,7 +362,8 @@ int run_calibrate(const CalibrateArgs& a, const std::string& command_line,
     kept.push_back(std::move(*gen));
   }
   if (!kept.empty()) abc.restore(std::move(kept));
-  const int threads = a.threads > 0 ? a.threads : hardware_threads();
+  // 0: every core of each rank's machine.
+  const int threads = a.threads;
   if (!a.quiet)
     std::cerr << fmt::format(
         "calibration {}: {} parameters, {} targets, {} particles x {} replicates{}\n", spec.name, P,
