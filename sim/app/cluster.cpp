@@ -15,6 +15,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <iostream>
 #include <memory>
@@ -97,6 +98,42 @@ void send(const std::string& bytes, int to, int tag) {
                     bytes.size()));
   MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, to, tag, MPI_COMM_WORLD);
 }
+
+// Messages sent without waiting, each kept until MPI is done with it.
+class Sending {
+ public:
+  Sending() = default;
+  Sending(const Sending&) = delete;
+  Sending& operator=(const Sending&) = delete;
+  ~Sending() { finish(); }
+  void start(std::string bytes, int to, int tag) {
+    if (bytes.size() > static_cast<std::size_t>(INT_MAX))
+      throw RunError(
+          fmt::format("a message of {} bytes is more than MPI can send at once", bytes.size()));
+    // Done ones first: their buffers can go.
+    while (!pending_.empty()) {
+      int done = 0;
+      MPI_Test(&pending_.front().request, &done, MPI_STATUS_IGNORE);
+      if (!done) break;
+      pending_.pop_front();
+    }
+    pending_.push_back({std::move(bytes), MPI_REQUEST_NULL});
+    Pending& p = pending_.back();
+    MPI_Isend(p.bytes.data(), static_cast<int>(p.bytes.size()), MPI_BYTE, to, tag, MPI_COMM_WORLD,
+              &p.request);
+  }
+  void finish() {
+    for (Pending& p : pending_) MPI_Wait(&p.request, MPI_STATUS_IGNORE);
+    pending_.clear();
+  }
+
+ private:
+  struct Pending {
+    std::string bytes;
+    MPI_Request request;
+  };
+  std::deque<Pending> pending_;  // a deque: buffers stay where they are
+};
 
 struct Message {
   int source = 0, tag = 0;
@@ -278,7 +315,9 @@ int Cluster::serve() {
       id = job.id;
       std::vector<const Model*> models;
       for (const auto& p : job.models) models.push_back(p.get());
-      const EnsembleOptions options{.seed = job.seed, .threads = job.threads};
+      // The threads' scratch memory is kept from block to block.
+      WorkspacePool pool;
+      const EnsembleOptions options{.seed = job.seed, .threads = job.threads, .workspaces = &pool};
       if (!warned) warned = warn_if_bound(rank_, job.threads);
       send(with_job(id), 0, kReady);
       for (;;) {
@@ -294,18 +333,22 @@ int Cluster::serve() {
         const std::vector<ReplicateTask> block(
             job.tasks.begin() + static_cast<std::ptrdiff_t>(begin),
             job.tasks.begin() + static_cast<std::ptrdiff_t>(end));
-        std::string out;
+        // Results go out without waiting for rank 0 to take each one (a
+        // blocking send of a large message would spin on this core until
+        // it does); the block waits for all of them once, at its end.
+        Sending sending;
         run_tasks(models, block, options, [&](std::size_t model, ReplicateResult&& r) {
           // The task's index in the job, by which rank 0 checks it off.
           std::uint64_t index = begin;
           while (index < end &&
                  (job.tasks[index].model != model || job.tasks[index].replicate != r.replicate))
             ++index;
-          out = with_job(id);
+          std::string out = with_job(id);
           put(out, index);
           append_result(r, out);
-          send(out, 0, kResult);
+          sending.start(std::move(out), 0, kResult);
         });
+        sending.finish();
         send(with_job(id), 0, kReady);
       }
     } catch (const std::exception& e) {
@@ -356,18 +399,21 @@ void Cluster::distribute(const std::vector<const Model*>& models, const Ensemble
   local.set_capacity(2 * (options.threads > 0 ? options.threads : hardware_threads()) + 2);
   std::atomic<int> cancel{0};
   std::atomic<bool> own_done{false};
+  WorkspacePool pool;
   std::thread own([&] {
     try {
       while (const auto b = take()) {
         const std::vector<ReplicateTask> mine(
             tasks.begin() + static_cast<std::ptrdiff_t>(b->first),
             tasks.begin() + static_cast<std::ptrdiff_t>(b->second));
-        run_tasks(
-            models, mine,
-            EnsembleOptions{.seed = options.seed, .threads = options.threads, .stop = &cancel},
-            [&](std::size_t m, ReplicateResult&& r) {
-              local.push({m, std::move(r), {}});
-            });
+        run_tasks(models, mine,
+                  EnsembleOptions{.seed = options.seed,
+                                  .threads = options.threads,
+                                  .stop = &cancel,
+                                  .workspaces = &pool},
+                  [&](std::size_t m, ReplicateResult&& r) {
+                    local.push({m, std::move(r), {}});
+                  });
       }
     } catch (const EnsembleStopped&) {
       // cancelled by stop_own

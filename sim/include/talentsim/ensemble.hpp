@@ -7,11 +7,29 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "talentsim/model.hpp"
 
 namespace talentsim {
+
+// Per-thread scratch memory (Workspace) that outlives one call of the
+// runners below, for a caller that runs many small batches of the same
+// models (an MPI worker's blocks): replicates then do not allocate and
+// fault in their megabytes afresh for every batch.
+class WorkspacePool {
+ public:
+  WorkspacePool();
+  ~WorkspacePool();
+  WorkspacePool(const WorkspacePool&) = delete;
+  WorkspacePool& operator=(const WorkspacePool&) = delete;
+  struct Impl;
+  Impl& impl() { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
 
 struct EnsembleOptions {
   std::int64_t first = 0;  // replicates first .. first + count - 1
@@ -25,6 +43,8 @@ struct EnsembleOptions {
   // replicates in progress are abandoned within a step and the ensemble
   // throws EnsembleStopped; those already consumed stay consumed.
   const std::atomic<int>* stop = nullptr;
+  // When given, the threads' scratch memory comes from (and stays in) it.
+  WorkspacePool* workspaces = nullptr;
 };
 
 struct EnsembleStopped : std::exception {

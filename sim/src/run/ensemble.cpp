@@ -2,7 +2,6 @@
 
 #include <tbb/blocked_range.h>
 #include <tbb/concurrent_queue.h>
-#include <tbb/enumerable_thread_specific.h>
 #include <tbb/info.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
@@ -10,11 +9,26 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <optional>
 #include <thread>
 
 #include "talentsim/errors.hpp"
 
 namespace talentsim {
+
+// One workspace per slot of the arena: threads running at the same time
+// have different slots, and the slots are the same from call to call,
+// whichever threads fill them.
+struct WorkspacePool::Impl {
+  std::vector<std::unique_ptr<Workspace>> slots;
+  Workspace& slot(int index) {
+    auto& w = slots.at(static_cast<std::size_t>(index));
+    if (!w) w = std::make_unique<Workspace>();
+    return *w;
+  }
+};
+WorkspacePool::WorkspacePool() : impl_(std::make_unique<Impl>()) {}
+WorkspacePool::~WorkspacePool() = default;
 
 int hardware_threads() { return std::max(1, tbb::info::default_concurrency()); }
 
@@ -66,7 +80,13 @@ void run_tasks(const std::vector<const Model*>& models, const std::vector<Replic
   std::atomic<bool> cancelled{false};
   std::atomic<bool> producing{true};
 
-  tbb::enumerable_thread_specific<Workspace> workspaces;
+  // The caller's pool, or one for this call.
+  std::optional<WorkspacePool> own_pool;
+  if (options.workspaces == nullptr) own_pool.emplace();
+  WorkspacePool::Impl& workspaces =
+      (options.workspaces != nullptr ? *options.workspaces : *own_pool).impl();
+  if (workspaces.slots.size() < static_cast<std::size_t>(threads))
+    workspaces.slots.resize(static_cast<std::size_t>(threads));
   std::thread producer([&] {
     try {
       tbb::task_arena arena(threads);
@@ -80,8 +100,9 @@ void run_tasks(const std::vector<const Model*>& models, const std::vector<Replic
                 const ReplicateTask& task = tasks[static_cast<std::size_t>(i)];
                 f.model = task.model;
                 try {
-                  f.result = models[f.model]->run(options.seed, task.replicate, nullptr,
-                                                  &workspaces.local(), &cancelled);
+                  f.result = models[f.model]->run(
+                      options.seed, task.replicate, nullptr,
+                      &workspaces.slot(tbb::this_task_arena::current_thread_index()), &cancelled);
                 } catch (const ReplicateCancelled&) {
                   return;  // the consumer stopped; nothing to hand over
                 } catch (...) {
