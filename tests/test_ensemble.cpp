@@ -8,6 +8,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "talentsim/errors.hpp"
 #include "test_util.hpp"
 
 namespace talentsim::test {
@@ -55,6 +56,36 @@ TEST(Ensemble, SeveralModelsShareOnePoolAndKeepTheirResults) {
         last_done = done;
       });
   EXPECT_EQ(calls, 16);
+}
+
+// What an MPI worker does: blocks of an explicit task list, one after the
+// other, with one pool of scratch memory kept across them and shared by
+// two models. Every task once, each result the same bits as a plain run.
+TEST(Ensemble, TaskBlocksWithAKeptWorkspacePoolGiveTheSameResults) {
+  const Model other(load_scenario_text(tiny_scenario(), "tiny.yaml"));
+  const auto a = run_all(model(), 10, 3, 1);
+  const auto b = run_all(other, 10, 3, 1);
+  const std::vector<const Model*> models{&model(), &other};
+  const EnsembleOptions all{.first = 0, .count = 10, .seed = 3};
+  const std::vector<ReplicateTask> tasks = ensemble_tasks(models.size(), all);
+  ASSERT_EQ(tasks.size(), 20u);
+  EXPECT_EQ(tasks[13].model, 1u);
+  EXPECT_EQ(tasks[13].replicate, 3);
+  WorkspacePool pool;
+  std::set<std::pair<std::size_t, std::int64_t>> seen;
+  for (std::size_t begin = 0; begin < tasks.size(); begin += 3) {  // blocks mixing the models
+    const std::vector<ReplicateTask> block(
+        tasks.begin() + static_cast<std::ptrdiff_t>(begin),
+        tasks.begin() + static_cast<std::ptrdiff_t>(std::min(tasks.size(), begin + 3)));
+    run_tasks(models, block, EnsembleOptions{.seed = 3, .threads = 2, .workspaces = &pool},
+              [&](std::size_t m, ReplicateResult&& r) {
+                EXPECT_TRUE(seen.insert({m, r.replicate}).second);
+                expect_identical(r, (m == 0 ? a : b)[static_cast<std::size_t>(r.replicate)]);
+              });
+  }
+  EXPECT_EQ(seen.size(), 20u);
+  EXPECT_THROW(run_tasks(models, {{2, 0}}, all, [](std::size_t, ReplicateResult&&) {}),
+               InternalError);
 }
 
 TEST(Ensemble, ConsumerExceptionStopsTheRunAndPropagates) {
