@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "talentsim/bytes.hpp"
 #include "talentsim/errors.hpp"
@@ -226,23 +227,35 @@ bool same_shape(const ResultShape& a, const ResultShape& b) {
          a.questions == b.questions;
 }
 
-// Launchers pin ranks to cores (Open MPI's mpirun binds each rank to one
-// core when there are at most 2 ranks, to a socket otherwise). A rank asked
-// for more threads than it may use would run them on the same cores: say
-// so, once per rank. Returns true: it has looked.
-bool warn_if_bound(int rank, int threads) {
+// The threads this rank runs when asked for `threads` (0: every core it
+// may use). Launchers pin ranks to cores (Open MPI's mpirun binds each rank
+// to one core when there are at most 2 ranks, to a socket otherwise): more
+// threads than the rank may use would only take turns on its cores (and
+// oneTBB would warn at every block), so they are cut to what it may use.
+// Says so once per rank, naming the fix.
+int usable_threads(int rank, int threads) {
+  static bool said = false;
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return true;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return threads;
   const int allowed = CPU_COUNT(&set);
   const int online = static_cast<int>(std::thread::hardware_concurrency());
-  if (threads > allowed)
+  if (threads > allowed) {
+    if (!std::exchange(said, true))
+      std::cerr << fmt::format(
+          "talentsim: warning: rank {} may use only {} of this machine's {} cores (the MPI "
+          "launcher bound it), so it runs {}, not {}; start mpirun with --bind-to none, or "
+          "srun with --cpus-per-task={}\n",
+          rank, allowed, online, allowed == 1 ? "1 thread" : fmt::format("{} threads", allowed),
+          threads, threads);
+    return allowed;
+  }
+  if (threads == 0 && allowed < online && !std::exchange(said, true))
     std::cerr << fmt::format(
-        "talentsim: warning: rank {} runs {} threads but may use only {} of this machine's {} "
-        "cores (the MPI launcher bound it); start mpirun with --bind-to none, or srun with "
-        "--cpus-per-task={}\n",
-        rank, threads, allowed, online, threads);
-  return true;
+        "talentsim: note: rank {} uses {} of this machine's {} cores (the MPI launcher bound "
+        "it); for every core, start mpirun with --bind-to none, or srun with --cpus-per-task\n",
+        rank, allowed, online);
+  return threads;
 }
 
 }  // namespace
@@ -304,7 +317,6 @@ int Cluster::serve() {
   // or mpirun kills rank 0 before it has. mpirun's SIGKILL still ends it.
   std::signal(SIGINT, SIG_IGN);
   std::signal(SIGTERM, SIG_IGN);
-  bool warned = false;
   for (;;) {
     Message m = *receive(0, true);
     if (m.tag == kStop) return 0;
@@ -317,8 +329,8 @@ int Cluster::serve() {
       for (const auto& p : job.models) models.push_back(p.get());
       // The threads' scratch memory is kept from block to block.
       WorkspacePool pool;
-      const EnsembleOptions options{.seed = job.seed, .threads = job.threads, .workspaces = &pool};
-      if (!warned) warned = warn_if_bound(rank_, job.threads);
+      const EnsembleOptions options{
+          .seed = job.seed, .threads = usable_threads(rank_, job.threads), .workspaces = &pool};
       send(with_job(id), 0, kReady);
       for (;;) {
         m = *receive(0, true);
@@ -360,10 +372,13 @@ int Cluster::serve() {
 
 void Cluster::distribute(const std::vector<const Model*>& models, const EnsembleOptions& options,
                          const TaggedReplicateConsumer& consume, const ProgressCallback& progress) {
+  // Workers of a distribution that was cut short are still in its blocks:
+  // the job can only end (finish() aborts it), not go on.
+  if (cut_short_) throw InternalError("cluster: a distribution after one was cut short");
   const std::vector<ReplicateTask> tasks = ensemble_tasks(models.size(), options);
   const std::size_t total = tasks.size();
   if (total == 0) return;
-  if (!warned_) warned_ = warn_if_bound(0, options.threads);
+  const int threads = usable_threads(0, options.threads);
   const std::uint64_t id = ++job_;
   const int workers = size_ - 1;
   cut_short_ = true;  // until every result is in and every worker is idle
@@ -396,7 +411,7 @@ void Cluster::distribute(const std::vector<const Model*>& models, const Ensemble
     std::exception_ptr error;
   };
   tbb::concurrent_bounded_queue<Local> local;
-  local.set_capacity(2 * (options.threads > 0 ? options.threads : hardware_threads()) + 2);
+  local.set_capacity(2 * (threads > 0 ? threads : hardware_threads()) + 2);
   std::atomic<int> cancel{0};
   std::atomic<bool> own_done{false};
   WorkspacePool pool;
@@ -406,14 +421,13 @@ void Cluster::distribute(const std::vector<const Model*>& models, const Ensemble
         const std::vector<ReplicateTask> mine(
             tasks.begin() + static_cast<std::ptrdiff_t>(b->first),
             tasks.begin() + static_cast<std::ptrdiff_t>(b->second));
-        run_tasks(models, mine,
-                  EnsembleOptions{.seed = options.seed,
-                                  .threads = options.threads,
-                                  .stop = &cancel,
-                                  .workspaces = &pool},
-                  [&](std::size_t m, ReplicateResult&& r) {
-                    local.push({m, std::move(r), {}});
-                  });
+        run_tasks(
+            models, mine,
+            EnsembleOptions{
+                .seed = options.seed, .threads = threads, .stop = &cancel, .workspaces = &pool},
+            [&](std::size_t m, ReplicateResult&& r) {
+              local.push({m, std::move(r), {}});
+            });
       }
     } catch (const EnsembleStopped&) {
       // cancelled by stop_own

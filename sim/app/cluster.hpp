@@ -54,7 +54,6 @@ class Cluster {
   int rank_ = 0, size_ = 1;
   bool mpi_ = false;        // MPI was initialised
   bool cut_short_ = false;  // a distribution ended by an exception
-  bool warned_ = false;     // looked at this rank's CPU binding
   std::uint64_t job_ = 0;   // distributions so far
 };
 
