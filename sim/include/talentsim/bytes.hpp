@@ -14,6 +14,7 @@ namespace talentsim {
 // Appends the bytes of `n` values.
 template <class T>
 void put(std::string& out, const T* data, std::size_t n) {
+  if (n == 0) return;  // an empty vector's data() may be null
   out.append(reinterpret_cast<const char*>(data), n * sizeof(T));
 }
 template <class T>
@@ -28,6 +29,7 @@ class RecordReader {
   template <class T>
   bool get(T* data, std::size_t n) {
     if (n > (bytes_.size() - at_) / sizeof(T)) return false;
+    if (n == 0) return true;  // memcpy must not see the null data() of an empty vector
     std::memcpy(data, bytes_.data() + at_, n * sizeof(T));
     at_ += n * sizeof(T);
     return true;
