@@ -91,13 +91,18 @@ bool started_by_launcher() {
   return false;
 }
 
-void send(const std::string& bytes, int to, int tag) {
+// MPI counts bytes in an int.
+int message_size(const std::string& bytes) {
   if (bytes.size() > static_cast<std::size_t>(INT_MAX))
     throw RunError(
         fmt::format("a message of {} bytes is more than MPI can send at once; run "
                     "fewer replicates or sweep points per command",
                     bytes.size()));
-  MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, to, tag, MPI_COMM_WORLD);
+  return static_cast<int>(bytes.size());
+}
+
+void send(const std::string& bytes, int to, int tag) {
+  MPI_Send(bytes.data(), message_size(bytes), MPI_BYTE, to, tag, MPI_COMM_WORLD);
 }
 
 // Messages sent without waiting, each kept until MPI is done with it.
@@ -108,9 +113,7 @@ class Sending {
   Sending& operator=(const Sending&) = delete;
   ~Sending() { finish(); }
   void start(std::string bytes, int to, int tag) {
-    if (bytes.size() > static_cast<std::size_t>(INT_MAX))
-      throw RunError(
-          fmt::format("a message of {} bytes is more than MPI can send at once", bytes.size()));
+    const int size = message_size(bytes);
     // Done ones first: their buffers can go.
     while (!pending_.empty()) {
       int done = 0;
@@ -120,8 +123,7 @@ class Sending {
     }
     pending_.push_back({std::move(bytes), MPI_REQUEST_NULL});
     Pending& p = pending_.back();
-    MPI_Isend(p.bytes.data(), static_cast<int>(p.bytes.size()), MPI_BYTE, to, tag, MPI_COMM_WORLD,
-              &p.request);
+    MPI_Isend(p.bytes.data(), size, MPI_BYTE, to, tag, MPI_COMM_WORLD, &p.request);
   }
   void finish() {
     for (Pending& p : pending_) MPI_Wait(&p.request, MPI_STATUS_IGNORE);
@@ -220,11 +222,6 @@ Job decode_job(std::string_view bytes) {
 std::string build_id() {
   return fmt::format("talentsim {} ({}), results format {}, {}-bit", kSoftwareVersion, kGitCommit,
                      kFileFormatVersion, 8 * sizeof(void*));
-}
-
-bool same_shape(const ResultShape& a, const ResultShape& b) {
-  return a.steps == b.steps && a.labs == b.labs && a.tiers == b.tiers && a.named == b.named &&
-         a.questions == b.questions;
 }
 
 // The threads this rank runs when asked for `threads` (0: every core it
@@ -481,7 +478,7 @@ void Cluster::distribute(const std::vector<const Model*>& models, const Ensemble
       const ReplicateTask& task = tasks[index];
       ReplicateResult r =
           decode_result(std::string_view(m.bytes).substr(2 * sizeof(std::uint64_t)));
-      if (r.replicate != task.replicate || !same_shape(r.shape, models[task.model]->shape()))
+      if (r.replicate != task.replicate || r.shape != models[task.model]->shape())
         throw InternalError(
             fmt::format("cluster: rank {} sent a result that does not fit its task", m.source));
       arrived[index] = 1;

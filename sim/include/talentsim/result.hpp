@@ -13,6 +13,7 @@ struct ResultShape {
   int tiers = 0;      // K
   int named = 0;      // N
   int questions = 0;  // Q
+  friend bool operator==(const ResultShape&, const ResultShape&) = default;
 };
 
 // A ratio question's value: numerator / denominator; with nothing to divide

@@ -675,9 +675,7 @@ void ResultsWriter::write(const ReplicateResult& r, int run_index) {
     throw InternalError(fmt::format("ResultsWriter: {}replicate {} outside 0..{}", which,
                                     r.replicate, run.meta.replicates - 1));
   }
-  if (r.shape.steps != run.shape.steps || r.shape.labs != run.shape.labs ||
-      r.shape.tiers != run.shape.tiers || r.shape.named != run.shape.named ||
-      r.shape.questions != run.shape.questions) {
+  if (r.shape != run.shape) {
     throw InternalError(
         fmt::format("ResultsWriter: {}replicate {} has a different shape", which, r.replicate));
   }
