@@ -77,6 +77,34 @@ TEST(Ziggurat, MatchesTheNormalCdfIncludingTheTail) {
   EXPECT_NEAR(sum4 / n, 3, 4 * std::sqrt(96.0 / n));
 }
 
+TEST(Ziggurat, OneWordEachPathIsBitIdenticalToTheStreamAndDeclinesExactlyWhenItMust) {
+  // Six normals from precomputed words, as the population draw takes them.
+  // Where the batch says it managed, every value equals the stream's and
+  // the stream used six words; it declines exactly when the stream needed
+  // more, which happens (1 - 0.988^6, about 7% of streams) often enough
+  // here to be tested.
+  const Streams streams(13, 2);
+  int declined = 0;
+  for (int who = 0; who < 100'000; ++who) {
+    WordStream words(streams, static_cast<std::uint64_t>(who), Purpose::Traits);
+    std::uint64_t first[7];
+    for (auto& w : first) w = words.next();
+    double batch[6], one_by_one[6];
+    const bool managed = standard_normals_one_word_each(first, 6, batch);
+    WordStream again(streams, static_cast<std::uint64_t>(who), Purpose::Traits);
+    for (double& z : one_by_one) z = standard_normal(again);
+    const bool six_words = again.next() == first[6];
+    ASSERT_EQ(managed, six_words) << "stream " << who;
+    if (!managed) {
+      ++declined;
+      continue;
+    }
+    for (int j = 0; j < 6; ++j) ASSERT_EQ(batch[j], one_by_one[j]) << "stream " << who;
+  }
+  EXPECT_GT(declined, 3'000);
+  EXPECT_LT(declined, 12'000);
+}
+
 TEST(UniformBelow, IsExactlyUniformEvenWhenRejectionMatters) {
   // n = 3 * 2^30: a plain multiply-shift, floor(0.75 x), gives the values
   // divisible by 3 two preimages and the others one (P(x % 3 == 0) = 1/2);

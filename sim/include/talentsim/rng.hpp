@@ -155,6 +155,15 @@ void bits_lanes(const Streams& streams, const std::uint64_t* who, Purpose purpos
 // 2005); about 1.2% of draws take further words for a wedge or the tail.
 double standard_normal(WordStream& words);
 
+// The first `count` standard normals of a stream whose first `count` words
+// are `words`, in the common case that each takes exactly one word (each
+// does with probability 0.988): then they are written to `out`, equal bit
+// for bit to `count` calls of standard_normal, and the result is true.
+// Otherwise false, and `out` holds nothing useful: draw them one by one.
+// Without the stream object, the loop has no calls and no data-dependent
+// branches.
+bool standard_normals_one_word_each(const std::uint64_t* words, int count, double* out);
+
 // Uniform on 0 .. n-1 (n >= 1), exactly: Lemire's multiply-and-reject on 32
 // bits (rejection probability below n / 2^32). `word` supplies the first 32
 // bits; retries take more from `words`.

@@ -115,15 +115,20 @@ void Model::draw_population(std::uint64_t seed, std::int64_t replicate, Populati
       const Tier& tier = s.tiers[id.tier];
       // Six normals: reputation first, then the tastes in motive order. A
       // fixed reputation still takes its normal, so the tastes are the same
-      // person's whatever the scenario fixes.
-      WordStream traits(streams, id.who, Purpose::Traits, trait_words + r * kTraitWords,
-                        kTraitWords);
-      const double z = standard_normal(traits);
+      // person's whatever the scenario fixes. Usually each takes one of the
+      // words already computed; else (7% of researchers) the stream, exactly.
+      static_assert(kTraitWords == 1 + kMotiveCount);
+      double z[kTraitWords];
+      if (!standard_normals_one_word_each(trait_words + r * kTraitWords, kTraitWords, z)) {
+        WordStream traits(streams, id.who, Purpose::Traits, trait_words + r * kTraitWords,
+                          kTraitWords);
+        for (double& normal : z) normal = standard_normal(traits);
+      }
       pop.reputation[i] = id.fixed_reputation > 0
                               ? id.fixed_reputation
-                              : tier.reputation_median * std::exp(tier.reputation_sigma * z);
+                              : tier.reputation_median * std::exp(tier.reputation_sigma * z[0]);
       for (int k = 0; k < kMotiveCount; ++k)
-        pop.tastes[i].b[k] = s.tastes[k].mean + s.tastes[k].sd * standard_normal(traits);
+        pop.tastes[i].b[k] = s.tastes[k].mean + s.tastes[k].sd * z[1 + k];
       const bool named = static_cast<int>(i) >= named_offset_;
       const double u = unit_interval(tenure_words[2 * r]);
       pop.tenure[i] = named ? 0
@@ -166,25 +171,44 @@ void Model::draw_population(std::uint64_t seed, std::int64_t replicate, Populati
       if (l < 0) continue;
       // A uniformly drawn element of the lab's members or of everyone,
       // other than oneself. Which set is a coin with P = within_lab, so it
-      // is chosen by selects, not a branch the processor would mispredict.
+      // indexes two-entry tables (0: everyone, 1: the lab) rather than
+      // being a branch the processor would mispredict.
       const auto& lab = members_[l];
-      const bool lab_has_others = lab.size() >= 2;
-      const auto lab_others = static_cast<std::uint32_t>(lab.size() - 1),
-                 all_others = static_cast<std::uint32_t>(everyone_.size() - 1);
-      const std::int32_t self_in_lab = position_in_lab_[i], self_in_all = position_in_all_[i];
-      WordStream words(streams, identities_[i].who, Purpose::Ties,
-                       tie_words.data() + r * words_each, static_cast<int>(words_each));
-      for (std::int64_t d = 0; d < degree; ++d) {
-        const std::uint64_t w = words.next();
-        const bool within = (w & 0xffffffffu) < within_threshold && lab_has_others;
-        const std::int32_t* set = within ? lab.data() : everyone_.data();
-        const std::uint32_t others = within ? lab_others : all_others;
-        const std::int32_t self = within ? self_in_lab : self_in_all;
-        auto k = static_cast<std::int32_t>(
-            uniform_below(others, static_cast<std::uint32_t>(w >> 32), words));
-        k += k >= self ? 1 : 0;
-        pop.ties[next++] = set[k];
+      const std::uint32_t lab_usable = lab.size() >= 2 ? 1 : 0;
+      const std::int32_t* const set[2] = {everyone_.data(), lab.data()};
+      const std::uint32_t others[2] = {static_cast<std::uint32_t>(everyone_.size() - 1),
+                                       static_cast<std::uint32_t>(lab.size() - 1)};
+      const std::int32_t self[2] = {position_in_all_[i], position_in_lab_[i]};
+      // Tie d takes word d unless an earlier tie's index was redrawn
+      // (Lemire's rejection, probability < 2^-17 per tie): the words already
+      // computed serve in one pass without the stream, which is redone
+      // exactly in the rare case that a rejection was possible.
+      const std::uint64_t* first = tie_words.data() + r * words_each;
+      std::int32_t* out = pop.ties.data() + next;
+      bool may_reject = static_cast<std::size_t>(degree) > words_each;
+      for (std::int64_t d = 0; d < degree && !may_reject; ++d) {
+        const std::uint64_t w = first[d];
+        const std::uint32_t within = ((w & 0xffffffffu) < within_threshold ? 1u : 0u) & lab_usable;
+        const std::uint64_t product = (w >> 32) * others[within];
+        may_reject |= static_cast<std::uint32_t>(product) < others[within];
+        auto k = static_cast<std::int32_t>(product >> 32);
+        k += k >= self[within] ? 1 : 0;
+        out[d] = set[within][k];
       }
+      if (may_reject) {
+        WordStream words(streams, identities_[i].who, Purpose::Ties, first,
+                         static_cast<int>(words_each));
+        for (std::int64_t d = 0; d < degree; ++d) {
+          const std::uint64_t w = words.next();
+          const std::uint32_t within =
+              ((w & 0xffffffffu) < within_threshold ? 1u : 0u) & lab_usable;
+          auto k = static_cast<std::int32_t>(
+              uniform_below(others[within], static_cast<std::uint32_t>(w >> 32), words));
+          k += k >= self[within] ? 1 : 0;
+          out[d] = set[within][k];
+        }
+      }
+      next += static_cast<std::size_t>(degree);
     }
   }
   pop.tie_begin[n] = static_cast<std::int32_t>(next);

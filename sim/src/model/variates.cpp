@@ -64,6 +64,19 @@ double standard_normal(WordStream& words) {
   }
 }
 
+bool standard_normals_one_word_each(const std::uint64_t* words, int count, double* out) {
+  const Ziggurat& z = ziggurat();
+  bool inside = true;
+  for (int j = 0; j < count; ++j) {
+    const std::uint64_t w = words[j];
+    const auto i = static_cast<std::size_t>(w & 0xff);
+    const double x = unit_interval(w) * z.x[i];
+    inside &= x < z.x[i + 1];
+    out[j] = ((w >> 8) & 1) ? -x : x;
+  }
+  return inside;
+}
+
 namespace {
 
 // Counters computed together: up to 16, in groups of 8 when fewer are asked.
