@@ -28,8 +28,9 @@ TEST(Streams, LanesAndPrefetchedWordStreamsAreBitIdenticalToSingleCalls) {
     who.push_back(identity_hash(name));
     index.push_back(static_cast<std::uint32_t>(i * 7919 % kMaxStreamIndex));
   }
-  // Counters go 16 at a time, the last block 8 at a time if it has at most
-  // 8: counts that end in a full, a partly filled wide and a narrow block.
+  // Counters go 16 at a time (with AVX2 straight from and to the arrays),
+  // the last block 8 at a time if it has at most 8: counts that end in a
+  // full, a partly filled wide and a narrow block.
   for (const std::size_t count : {std::size_t{5}, std::size_t{16}, std::size_t{29}, who.size()})
     for (const bool avx2 : {true, false}) {
       std::vector<std::uint64_t> out(2 * count);

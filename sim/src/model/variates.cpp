@@ -158,6 +158,56 @@ __attribute__((target("avx2"))) void philox_groups_avx2(std::uint32_t k0, std::u
       _mm_storeu_si128(reinterpret_cast<__m128i*>(&out[w][4 * h]),
                        _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(c[w][h], pick)));
 }
+
+// 16 counters straight from the callers' arrays to theirs: the counter
+// words are built and the output words assembled in vector registers
+// (the generic path packs and unpacks them one lane at a time, which cost
+// about as much as the rounds themselves).
+__attribute__((target("avx2"))) void philox16_avx2(std::uint32_t k0, std::uint32_t k1,
+                                                   std::uint32_t replicate, std::uint32_t high,
+                                                   const std::uint64_t* who,
+                                                   const std::uint32_t* index, std::uint64_t* out) {
+  constexpr int kGroups = 4;
+  const __m256i low = _mm256_set1_epi64x(0xffffffff);
+  __m256i c[4][kGroups];
+  for (int h = 0; h < kGroups; ++h) {
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(who + 4 * h));
+    c[0][h] = _mm256_set1_epi64x(replicate);
+    c[1][h] = _mm256_and_si256(w, low);
+    c[2][h] = _mm256_srli_epi64(w, 32);
+    c[3][h] = _mm256_or_si256(
+        _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(index + 4 * h))),
+        _mm256_set1_epi64x(high));
+  }
+  const __m256i m0 = _mm256_set1_epi64x(0xD2511F53), m1 = _mm256_set1_epi64x(0xCD9E8D57);
+  for (int round = 0; round < 10; ++round) {
+    const __m256i key0 = _mm256_set1_epi64x(k0), key1 = _mm256_set1_epi64x(k1);
+    for (int h = 0; h < kGroups; ++h) {
+      const __m256i p0 = _mm256_mul_epu32(c[0][h], m0), p1 = _mm256_mul_epu32(c[2][h], m1);
+      const __m256i n0 =
+          _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), c[1][h]), key0);
+      const __m256i n2 =
+          _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), c[3][h]), key1);
+      c[1][h] = _mm256_and_si256(p1, low);
+      c[3][h] = _mm256_and_si256(p0, low);
+      c[0][h] = n0;
+      c[2][h] = n2;
+    }
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  // Counter j's words: (c0 << 32 | c1, c2 << 32 | c3), at out[2j], out[2j+1].
+  for (int h = 0; h < kGroups; ++h) {
+    const __m256i first = _mm256_or_si256(_mm256_slli_epi64(c[0][h], 32), c[1][h]);
+    const __m256i second = _mm256_or_si256(_mm256_slli_epi64(c[2][h], 32), c[3][h]);
+    const __m256i even = _mm256_unpacklo_epi64(first, second);  // counters 0 and 2
+    const __m256i odd = _mm256_unpackhi_epi64(first, second);   // counters 1 and 3
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * h),
+                        _mm256_permute2x128_si256(even, odd, 0x20));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * h + 4),
+                        _mm256_permute2x128_si256(even, odd, 0x31));
+  }
+}
 #endif
 
 }  // namespace
@@ -174,7 +224,13 @@ void bits_lanes(const Streams& streams, const std::uint64_t* who, Purpose purpos
   const auto k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
   const std::uint32_t high = static_cast<std::uint32_t>(purpose) << 24;
   std::uint32_t in[4][kWideLanes], res[4][kWideLanes];
-  for (std::size_t base = 0; base < count; base += kWideLanes) {
+  std::size_t start = 0;
+#if TALENTSIM_HAVE_AVX2_PATH
+  if (vector_unit)
+    for (; start + kWideLanes <= count; start += kWideLanes)
+      philox16_avx2(k0, k1, streams.replicate(), high, who + start, index + start, out + 2 * start);
+#endif
+  for (std::size_t base = start; base < count; base += kWideLanes) {
     const std::size_t n = std::min<std::size_t>(kWideLanes, count - base);
     const bool wide = n > kWideLanes / 2;
     for (std::size_t j = 0; j < kWideLanes; ++j) {
