@@ -7,6 +7,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "talentsim/rng.hpp"
 #include "test_util.hpp"
 
 namespace talentsim::test {
@@ -530,6 +531,93 @@ labs:
   // Within-lab share: 0.75 directly, plus half of the other 0.25 by chance.
   const double p = 0.75 + 0.25 * 19999.0 / 39999.0;
   EXPECT_NEAR(within.mean(), p, 4 * std::sqrt(p * (1 - p) / 160000));
+}
+
+// The population draw takes its words in blocks and has branch-free fast
+// paths for the common cases; here it must equal, bit for bit, the
+// definition read straight off the streams: one WordStream per researcher
+// for the six normals, one per researcher for the ties (word d for tie d,
+// Lemire's rejection taking further words). The labs are large enough that
+// ties whose index may be redrawn (probability about n / 2^32 each) and
+// normals that need a second word both occur, a lab of one has no one to
+// tie to within it, and a degree above 32 exceeds the precomputed words.
+TEST(Population, DrawIsBitIdenticalToTheStreamsDefinition) {
+  for (const int degree : {12, 40}) {
+    const Scenario s = scenario(R"(
+name: exact
+start: 2026-01-01
+end: 2026-01-08
+seed: 99
+tiers:
+  - {name: r, search_rate: 0, reputation: {median: 5, sigma: 0.5}}
+  - {name: s, search_rate: 0, reputation: {median: 20, sigma: 0.7}}
+tastes: {comp: {mean: 1.5, sd: 0.3}, prestige: {mean: 0.2, sd: 0.1},
+         magnet: {mean: 0.4, sd: 0.2}, mission: {mean: 0.1, sd: 0.05},
+         openness: {mean: 0.3, sd: 0.15}}
+network: {degree: )" + std::to_string(degree) +
+                                R"(, within_lab: 0.6}
+labs:
+  - {name: A, headcount: {r: )" +
+                                std::string(degree == 12 ? "30000" : "3000") +
+                                R"(, s: 300}, comp: {r: 1, s: 2}}
+  - {name: Solo, headcount: {r: 1}, comp: {r: 1, s: 2}}
+  - {name: B, headcount: {r: 9000, s: 90}, comp: {r: 1, s: 2}}
+)");
+    const Model model(s);
+    const auto& ids = model.identities();
+    const std::int64_t replicate = 3;
+    const Population pop = model.draw_population(s.seed, replicate);
+    const Streams streams(s.seed, static_cast<std::uint64_t>(replicate));
+
+    std::vector<std::vector<std::int32_t>> members(s.lab_count());
+    std::vector<std::int32_t> everyone, in_lab(ids.size(), -1), in_all(ids.size(), -1);
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i].lab < 0) continue;
+      in_lab[i] = static_cast<std::int32_t>(members[ids[i].lab].size());
+      members[ids[i].lab].push_back(static_cast<std::int32_t>(i));
+      in_all[i] = static_cast<std::int32_t>(everyone.size());
+      everyone.push_back(static_cast<std::int32_t>(i));
+    }
+    const auto threshold = static_cast<std::uint64_t>(std::llround(0.6 * 0x1.0p32));
+    int long_normals = 0, redrawn = 0;
+    ASSERT_EQ(pop.ties.size(), everyone.size() * static_cast<std::size_t>(degree));
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      const Tier& tier = s.tiers[ids[i].tier];
+      WordStream traits(streams, ids[i].who, Purpose::Traits);
+      double z[6];
+      for (double& x : z) x = standard_normal(traits);
+      WordStream probe(streams, ids[i].who, Purpose::Traits);
+      for (int w = 0; w < 6; ++w) probe.next();
+      long_normals += probe.next() != traits.next();
+      ASSERT_EQ(pop.reputation[i], tier.reputation_median * std::exp(tier.reputation_sigma * z[0]))
+          << "researcher " << i;
+      for (int k = 0; k < kMotiveCount; ++k)
+        ASSERT_EQ(pop.tastes[i].b[k], s.tastes[k].mean + s.tastes[k].sd * z[1 + k])
+            << "researcher " << i << " taste " << k;
+
+      if (ids[i].lab < 0) continue;
+      const auto& lab = members[ids[i].lab];
+      WordStream words(streams, ids[i].who, Purpose::Ties);
+      ASSERT_EQ(pop.degree(i), degree);
+      for (int d = 0; d < degree; ++d) {
+        const std::uint64_t w = words.next();
+        const bool within = (w & 0xffffffffu) < threshold && lab.size() >= 2;
+        const auto& set = within ? lab : everyone;
+        const auto others = static_cast<std::uint32_t>(set.size() - 1);
+        WordStream before = words;
+        auto k = static_cast<std::int32_t>(
+            uniform_below(others, static_cast<std::uint32_t>(w >> 32), words));
+        WordStream after = words;
+        redrawn += before.next() != after.next();
+        k += k >= (within ? in_lab[i] : in_all[i]) ? 1 : 0;
+        ASSERT_EQ(pop.ties[static_cast<std::size_t>(pop.tie_begin[i] + d)], set[k])
+            << "researcher " << i << " tie " << d;
+      }
+    }
+    // The slow paths were taken too (fixed seed: 3 redraws at each degree).
+    EXPECT_GT(long_normals, 100) << "degree " << degree;
+    EXPECT_GT(redrawn, 0) << "degree " << degree;
+  }
 }
 
 }  // namespace

@@ -82,7 +82,7 @@ TEST(Ziggurat, OneWordEachPathIsBitIdenticalToTheStreamAndDeclinesExactlyWhenItM
   // Six normals from precomputed words, as the population draw takes them.
   // Where the batch says it managed, every value equals the stream's and
   // the stream used six words; it declines exactly when the stream needed
-  // more, which happens (1 - 0.988^6, about 7% of streams) often enough
+  // more, which happens (1 - 0.985^6, about 8.6% of streams) often enough
   // here to be tested.
   const Streams streams(13, 2);
   int declined = 0;

@@ -143,8 +143,9 @@ class WordStream {
 // Many draws at once: for each i < count, the two words of
 // streams.bits(who[i], purpose, index[i]) as 64-bit words out[2i], out[2i+1]
 // (the order WordStream uses). Bit-identical to calling bits() count times;
-// computed 8 counters at a time, with AVX2 where the processor has it
-// (`avx2 = false` forces the portable code, for tests).
+// computed 16 counters at a time (8 for a short last block), with AVX2
+// where the processor has it (`avx2 = false` forces the portable code, for
+// tests).
 void bits_lanes(const Streams& streams, const std::uint64_t* who, Purpose purpose,
                 const std::uint32_t* index, std::size_t count, std::uint64_t* out,
                 bool avx2 = true);
@@ -152,12 +153,13 @@ void bits_lanes(const Streams& streams, const std::uint64_t* who, Purpose purpos
 // Standard normal by the ziggurat method (Marsaglia and Tsang 2000, 256
 // layers), exact up to floating point: the layer, the sign and the abscissa
 // come from disjoint bits of one word, so they are independent (Doornik
-// 2005); about 1.2% of draws take further words for a wedge or the tail.
+// 2005); about 1.5% of draws take further words for a wedge or the tail (the
+// top layer always does).
 double standard_normal(WordStream& words);
 
 // The first `count` standard normals of a stream whose first `count` words
 // are `words`, in the common case that each takes exactly one word (each
-// does with probability 0.988): then they are written to `out`, equal bit
+// does with probability 0.985): then they are written to `out`, equal bit
 // for bit to `count` calls of standard_normal, and the result is true.
 // Otherwise false, and `out` holds nothing useful: draw them one by one.
 // Without the stream object, the loop has no calls and no data-dependent

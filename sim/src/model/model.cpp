@@ -116,7 +116,7 @@ void Model::draw_population(std::uint64_t seed, std::int64_t replicate, Populati
       // Six normals: reputation first, then the tastes in motive order. A
       // fixed reputation still takes its normal, so the tastes are the same
       // person's whatever the scenario fixes. Usually each takes one of the
-      // words already computed; else (7% of researchers) the stream, exactly.
+      // words already computed; else (8.6% of researchers) the stream, exactly.
       static_assert(kTraitWords == 1 + kMotiveCount);
       double z[kTraitWords];
       if (!standard_normals_one_word_each(trait_words + r * kTraitWords, kTraitWords, z)) {
@@ -180,9 +180,10 @@ void Model::draw_population(std::uint64_t seed, std::int64_t replicate, Populati
                                        static_cast<std::uint32_t>(lab.size() - 1)};
       const std::int32_t self[2] = {position_in_all_[i], position_in_lab_[i]};
       // Tie d takes word d unless an earlier tie's index was redrawn
-      // (Lemire's rejection, probability < 2^-17 per tie): the words already
-      // computed serve in one pass without the stream, which is redone
-      // exactly in the rare case that a rejection was possible.
+      // (Lemire's rejection, possible with probability (n - 1) / 2^32 for a
+      // tie among n): the words already computed serve in one pass without
+      // the stream, which is redone exactly in the rare case that a
+      // rejection was possible.
       const std::uint64_t* first = tie_words.data() + r * words_each;
       std::int32_t* out = pop.ties.data() + next;
       bool may_reject = static_cast<std::size_t>(degree) > words_each;
