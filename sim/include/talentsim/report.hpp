@@ -96,21 +96,31 @@ class RunAccumulator {
   }
   // value = numerator / denominator (the denominator is 1 but for ratios).
   double question_numerator(std::int64_t replicate, int q) const {
-    return numerators_[static_cast<std::size_t>(replicate) * shape_.questions + q];
+    const int slot = ratio_slot_[q];
+    return slot < 0 ? question_value(replicate, q) : numerators_[ratio_at(replicate, slot)];
   }
   double question_denominator(std::int64_t replicate, int q) const {
-    return denominators_[static_cast<std::size_t>(replicate) * shape_.questions + q];
+    const int slot = ratio_slot_[q];
+    return slot < 0 ? 1.0 : denominators_[ratio_at(replicate, slot)];
   }
   bool outcome(std::int64_t replicate, int q) const;
 
  private:
   RunMetadata meta_;
   ResultShape shape_;
-  std::vector<std::int64_t> start_;                // [lab], before the first step
-  std::vector<std::int32_t> end_;                  // [replicate][lab]
-  std::vector<double> values_;                     // [replicate][question]
-  std::vector<double> numerators_, denominators_;  // [replicate][question]
-  std::vector<std::int64_t> hires_, departures_;   // [lab], summed over replicates
+  std::vector<std::int64_t> start_;  // [lab], before the first step
+  std::vector<std::int32_t> end_;    // [replicate][lab]
+  std::vector<double> values_;       // [replicate][question]
+  // Numerators and denominators of the ratio metrics only (for the others
+  // they are the value and 1): [replicate][ratio question].
+  std::vector<int> ratio_slot_;  // [question]: its place among them, or -1
+  int ratios_ = 0;
+  std::size_t ratio_at(std::int64_t replicate, int slot) const {
+    return static_cast<std::size_t>(replicate) * static_cast<std::size_t>(ratios_) +
+           static_cast<std::size_t>(slot);
+  }
+  std::vector<double> numerators_, denominators_;
+  std::vector<std::int64_t> hires_, departures_;  // [lab], summed over replicates
   std::int64_t added_ = 0;
 };
 

@@ -87,10 +87,16 @@ RunAccumulator::RunAccumulator(const RunMetadata& meta, ResultShape shape)
       start_(shape.labs, 0),
       end_(static_cast<std::size_t>(meta.replicates) * shape.labs, 0),
       values_(static_cast<std::size_t>(meta.replicates) * shape.questions, 0.0),
-      numerators_(values_.size(), 0.0),
-      denominators_(values_.size(), 1.0),
       hires_(shape.labs, 0),
-      departures_(shape.labs, 0) {}
+      departures_(shape.labs, 0) {
+  if (meta.questions.size() != static_cast<std::size_t>(shape.questions))
+    throw InternalError("RunAccumulator: the metadata and the shape disagree on the questions");
+  for (const auto& q : meta.questions)
+    ratio_slot_.push_back(is_ratio_metric(q.metric) ? ratios_++ : -1);
+  numerators_.assign(static_cast<std::size_t>(meta.replicates) * static_cast<std::size_t>(ratios_),
+                     0.0);
+  denominators_.assign(numerators_.size(), 1.0);
+}
 
 void RunAccumulator::add(const ReplicateResult& r) {
   if (r.replicate < 0 || r.replicate >= meta_.replicates)
@@ -115,8 +121,10 @@ void RunAccumulator::add(const ReplicateResult& r) {
   for (int q = 0; q < s.questions; ++q) {
     const std::size_t at = static_cast<std::size_t>(r.replicate) * s.questions + q;
     values_[at] = r.question_value[q];
-    numerators_[at] = r.question_numerator[q];
-    denominators_[at] = r.question_denominator[q];
+    if (const int slot = ratio_slot_[q]; slot >= 0) {
+      numerators_[ratio_at(r.replicate, slot)] = r.question_numerator[q];
+      denominators_[ratio_at(r.replicate, slot)] = r.question_denominator[q];
+    }
   }
   ++added_;
 }
