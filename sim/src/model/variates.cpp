@@ -117,23 +117,11 @@ void philox_lanes(std::uint32_t k0, std::uint32_t k1, const std::uint32_t (&in)[
 }
 
 #if TALENTSIM_HAVE_AVX2_PATH
-// The same with AVX2 intrinsics on 4 * kGroups counters: each 32-bit word
-// in the low half of a 64-bit lane, so the 32 x 32 -> 64 multiplies are
-// single vpmuludq and no shuffles are needed (about 3x fewer instructions
-// than what compilers make of the portable loop). A round is a chain of
-// multiply, shift and xors about 8 cycles long; with 4 groups of lanes in
-// flight instead of 2 the processor overlaps the chains, so a counter costs
-// about half as much.
+// The ten Philox4x32 rounds on 4 * kGroups counters, word w of counters
+// 4h .. 4h+3 in the low halves of c[w][h]'s 64-bit lanes.
 template <int kGroups>
-__attribute__((target("avx2"))) void philox_groups_avx2(std::uint32_t k0, std::uint32_t k1,
-                                                        const std::uint32_t (&in)[4][kWideLanes],
-                                                        std::uint32_t (&out)[4][kWideLanes]) {
-  static_assert(4 * kGroups <= kWideLanes);
-  __m256i c[4][kGroups];
-  for (int w = 0; w < 4; ++w)
-    for (int h = 0; h < kGroups; ++h)
-      c[w][h] =
-          _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(&in[w][4 * h])));
+__attribute__((target("avx2"), always_inline)) inline void philox_rounds_avx2(
+    std::uint32_t k0, std::uint32_t k1, __m256i (&c)[4][kGroups]) {
   const __m256i m0 = _mm256_set1_epi64x(0xD2511F53), m1 = _mm256_set1_epi64x(0xCD9E8D57);
   const __m256i low = _mm256_set1_epi64x(0xffffffff);
   for (int round = 0; round < 10; ++round) {
@@ -152,6 +140,26 @@ __attribute__((target("avx2"))) void philox_groups_avx2(std::uint32_t k0, std::u
     k0 += 0x9E3779B9u;
     k1 += 0xBB67AE85u;
   }
+}
+
+// The same with AVX2 intrinsics on 4 * kGroups counters: each 32-bit word
+// in the low half of a 64-bit lane, so the 32 x 32 -> 64 multiplies are
+// single vpmuludq and no shuffles are needed (about 3x fewer instructions
+// than what compilers make of the portable loop). A round is a chain of
+// multiply, shift and xors about 8 cycles long; with 4 groups of lanes in
+// flight instead of 2 the processor overlaps the chains, so a counter costs
+// about half as much.
+template <int kGroups>
+__attribute__((target("avx2"))) void philox_groups_avx2(std::uint32_t k0, std::uint32_t k1,
+                                                        const std::uint32_t (&in)[4][kWideLanes],
+                                                        std::uint32_t (&out)[4][kWideLanes]) {
+  static_assert(4 * kGroups <= kWideLanes);
+  __m256i c[4][kGroups];
+  for (int w = 0; w < 4; ++w)
+    for (int h = 0; h < kGroups; ++h)
+      c[w][h] =
+          _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(&in[w][4 * h])));
+  philox_rounds_avx2<kGroups>(k0, k1, c);
   const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
   for (int w = 0; w < 4; ++w)
     for (int h = 0; h < kGroups; ++h)
@@ -179,23 +187,7 @@ __attribute__((target("avx2"))) void philox16_avx2(std::uint32_t k0, std::uint32
         _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(index + 4 * h))),
         _mm256_set1_epi64x(high));
   }
-  const __m256i m0 = _mm256_set1_epi64x(0xD2511F53), m1 = _mm256_set1_epi64x(0xCD9E8D57);
-  for (int round = 0; round < 10; ++round) {
-    const __m256i key0 = _mm256_set1_epi64x(k0), key1 = _mm256_set1_epi64x(k1);
-    for (int h = 0; h < kGroups; ++h) {
-      const __m256i p0 = _mm256_mul_epu32(c[0][h], m0), p1 = _mm256_mul_epu32(c[2][h], m1);
-      const __m256i n0 =
-          _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), c[1][h]), key0);
-      const __m256i n2 =
-          _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), c[3][h]), key1);
-      c[1][h] = _mm256_and_si256(p1, low);
-      c[3][h] = _mm256_and_si256(p0, low);
-      c[0][h] = n0;
-      c[2][h] = n2;
-    }
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
-  }
+  philox_rounds_avx2<kGroups>(k0, k1, c);
   // Counter j's words: (c0 << 32 | c1, c2 << 32 | c3), at out[2j], out[2j+1].
   for (int h = 0; h < kGroups; ++h) {
     const __m256i first = _mm256_or_si256(_mm256_slli_epi64(c[0][h], 32), c[1][h]);
