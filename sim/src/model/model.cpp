@@ -179,6 +179,14 @@ void Model::draw_population(std::uint64_t seed, std::int64_t replicate, Populati
       const std::uint32_t others[2] = {static_cast<std::uint32_t>(everyone_.size() - 1),
                                        static_cast<std::uint32_t>(lab.size() - 1)};
       const std::int32_t self[2] = {position_in_all_[i], position_in_lab_[i]};
+      // Which set a tie's word picks, and the k-th member of it other than
+      // oneself.
+      const auto set_of = [&](std::uint64_t w) -> std::uint32_t {
+        return ((w & 0xffffffffu) < within_threshold ? 1u : 0u) & lab_usable;
+      };
+      const auto other = [&](std::uint32_t within, std::uint32_t k) {
+        return set[within][k + (static_cast<std::int32_t>(k) >= self[within] ? 1 : 0)];
+      };
       // Tie d takes word d unless an earlier tie's index was redrawn
       // (Lemire's rejection, possible with probability (n - 1) / 2^32 for a
       // tie among n): the words already computed serve in one pass without
@@ -189,24 +197,19 @@ void Model::draw_population(std::uint64_t seed, std::int64_t replicate, Populati
       bool may_reject = static_cast<std::size_t>(degree) > words_each;
       for (std::int64_t d = 0; d < degree && !may_reject; ++d) {
         const std::uint64_t w = first[d];
-        const std::uint32_t within = ((w & 0xffffffffu) < within_threshold ? 1u : 0u) & lab_usable;
+        const std::uint32_t within = set_of(w);
         const std::uint64_t product = (w >> 32) * others[within];
         may_reject |= static_cast<std::uint32_t>(product) < others[within];
-        auto k = static_cast<std::int32_t>(product >> 32);
-        k += k >= self[within] ? 1 : 0;
-        out[d] = set[within][k];
+        out[d] = other(within, static_cast<std::uint32_t>(product >> 32));
       }
       if (may_reject) {
         WordStream words(streams, identities_[i].who, Purpose::Ties, first,
                          static_cast<int>(words_each));
         for (std::int64_t d = 0; d < degree; ++d) {
           const std::uint64_t w = words.next();
-          const std::uint32_t within =
-              ((w & 0xffffffffu) < within_threshold ? 1u : 0u) & lab_usable;
-          auto k = static_cast<std::int32_t>(
-              uniform_below(others[within], static_cast<std::uint32_t>(w >> 32), words));
-          k += k >= self[within] ? 1 : 0;
-          out[d] = set[within][k];
+          const std::uint32_t within = set_of(w);
+          out[d] = other(within,
+                         uniform_below(others[within], static_cast<std::uint32_t>(w >> 32), words));
         }
       }
       next += static_cast<std::size_t>(degree);

@@ -39,16 +39,28 @@ const Ziggurat& ziggurat() {
   return z;
 }
 
+// A draw's first step with word w: the abscissa x in layer i (the low 8
+// bits), accepted at once if it falls inside the layer's rectangle, and the
+// sign (bit 8).
+struct FirstStep {
+  int i;
+  double x;
+  bool inside, negative;
+};
+
+FirstStep first_step(const Ziggurat& z, std::uint64_t w) {
+  const int i = static_cast<int>(w & 0xff);
+  const double x = unit_interval(w) * z.x[i];
+  return {i, x, x < z.x[i + 1], ((w >> 8) & 1) != 0};
+}
+
 }  // namespace
 
 double standard_normal(WordStream& words) {
   const Ziggurat& z = ziggurat();
   for (;;) {
-    const std::uint64_t w = words.next();
-    const int i = static_cast<int>(w & 0xff);
-    const bool negative = (w >> 8) & 1;
-    const double x = unit_interval(w) * z.x[i];
-    if (x < z.x[i + 1]) return negative ? -x : x;
+    const auto [i, x, inside, negative] = first_step(z, words.next());
+    if (inside) return negative ? -x : x;
     if (i == 0) {
       // The tail beyond r (Marsaglia 1964).
       double a, b;
@@ -68,11 +80,9 @@ bool standard_normals_one_word_each(const std::uint64_t* words, int count, doubl
   const Ziggurat& z = ziggurat();
   bool inside = true;
   for (int j = 0; j < count; ++j) {
-    const std::uint64_t w = words[j];
-    const auto i = static_cast<std::size_t>(w & 0xff);
-    const double x = unit_interval(w) * z.x[i];
-    inside &= x < z.x[i + 1];
-    out[j] = ((w >> 8) & 1) ? -x : x;
+    const auto step = first_step(z, words[j]);
+    inside &= step.inside;
+    out[j] = step.negative ? -step.x : step.x;
   }
   return inside;
 }
