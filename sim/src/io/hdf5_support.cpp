@@ -31,6 +31,18 @@ namespace {
 // does not initialise the library.
 [[maybe_unused]] const bool kNoHdf5AtExit = H5dont_atexit() >= 0;
 
+// HDF5 also keeps freed blocks on free lists for reuse, up to 1 MiB per
+// block size and 16 MiB in all by default. Chunk-index nodes leaving the
+// metadata cache (below) land there, so the lists grew with the number of
+// chunks: heaptrack put 1.7 MB of the 4.6 MB by which a 10,000-replicate
+// run's heap outgrew a 1,000-replicate one's in B-tree nodes on them. Small
+// limits keep the reuse and let the rest go back to malloc. A setting of
+// the whole library, for readers and writers alike, so made once here (after
+// kNoHdf5AtExit: initialisers in one file run in order, and this call does
+// initialise the library). Failing would only leave the default caps.
+[[maybe_unused]] const bool kSmallFreeLists =
+    H5set_free_list_limits(256 << 10, 64 << 10, 256 << 10, 64 << 10, 256 << 10, 64 << 10) >= 0;
+
 }  // namespace
 
 ErrorSilencer::ErrorSilencer() {
@@ -517,20 +529,7 @@ namespace {
 // per-step variable, and the same holds.
 constexpr size_t kMetadataCacheBytes = size_t{512} << 10;
 
-// HDF5 also keeps freed blocks on free lists for reuse, up to 1 MiB per
-// block size and 16 MiB in all by default. Chunk-index nodes leaving the
-// metadata cache land there, so the lists grew with the number of chunks:
-// heaptrack put 1.7 MB of the 4.6 MB by which a 10,000-replicate run's heap
-// outgrew a 1,000-replicate one's in B-tree nodes on them. Small limits keep
-// the reuse and let the rest go back to malloc. Library-wide, set once.
-void limit_free_lists() {
-  static const herr_t status =
-      H5set_free_list_limits(256 << 10, 64 << 10, 256 << 10, 64 << 10, 256 << 10, 64 << 10);
-  (void)status;  // only a cap on caching: the defaults are as correct
-}
-
 void set_metadata_cache(hid_t fapl, const std::string& context) {
-  limit_free_lists();
   H5AC_cache_config_t config{};
   config.version = H5AC__CURR_CACHE_CONFIG_VERSION;
   check(H5Pget_mdc_config(fapl, &config), context);
