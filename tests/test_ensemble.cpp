@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <set>
 #include <stdexcept>
+#include <string>
+#include <thread>
 
 #include "talentsim/errors.hpp"
 #include "test_util.hpp"
@@ -99,6 +102,37 @@ TEST(Ensemble, ConsumerExceptionStopsTheRunAndPropagates) {
   EXPECT_EQ(consumed.load(), 3) << "nothing is consumed after the exception";
   // The runner is usable again at once.
   EXPECT_EQ(run_all(model(), 2, 1, 2).size(), 2u);
+}
+
+TEST(BuildModels, KeepsTheOrderAndReportsTheFirstFailureInThatOrder) {
+  const Scenario& base = model().scenario();
+  const auto with_seed = [&](std::size_t i) {
+    Scenario s = base;
+    s.seed = 100 + i;
+    return s;
+  };
+  for (const int threads : {1, 2, 4}) {
+    const auto models = build_models(9, threads, with_seed);
+    ASSERT_EQ(models.size(), 9u);
+    for (std::size_t i = 0; i < models.size(); ++i)
+      EXPECT_EQ(models[i]->scenario().seed, 100 + i)
+          << "model " << i << ", " << threads << " threads";
+  }
+  // Scenarios 6 and 3 fail, 3 later in time (with more than one thread);
+  // 3 is reported.
+  for (const int threads : {1, 2, 4}) {
+    try {
+      build_models(9, threads, [&](std::size_t i) {
+        if (i == 3) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (i == 6 || i == 3) throw std::runtime_error("scenario " + std::to_string(i));
+        return with_seed(i);
+      });
+      ADD_FAILURE() << "no exception with " << threads << " threads";
+    } catch (const std::runtime_error& e) {
+      EXPECT_STREQ(e.what(), "scenario 3") << threads << " threads";
+    }
+  }
+  EXPECT_TRUE(build_models(0, 2, with_seed).empty());
 }
 
 }  // namespace

@@ -1,15 +1,12 @@
 #include "calibrate.hpp"
 
 #include <fmt/format.h>
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <exception>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -98,25 +95,11 @@ std::vector<double> simulate_batch(const LoadedCalibration& c, const std::vector
   const CalibrationSpec& spec = c.spec;
   const std::size_t P = spec.parameters.size(), T = spec.targets.size();
   const std::size_t first_target = c.base.questions.size();
-  // The proposals' scenarios, parsed and checked on every thread: done
-  // serially this took 7% of a calibration's time on one thread, 14% on
-  // two. The first proposal that fails (in proposal order) is reported.
-  std::vector<std::unique_ptr<Model>> models(count);
-  std::vector<std::exception_ptr> failed(count);
-  tbb::task_arena(threads > 0 ? threads : tbb::task_arena::automatic).execute([&] {
-    tbb::parallel_for(std::size_t{0}, count, [&](std::size_t i) {
-      try {
-        const std::vector<double> values(thetas.begin() + static_cast<std::ptrdiff_t>(i * P),
-                                         thetas.begin() + static_cast<std::ptrdiff_t>((i + 1) * P));
-        models[i] = std::make_unique<Model>(
-            load_proposal(spec, c.base, calibration_overrides(spec, values)));
-      } catch (...) {
-        failed[i] = std::current_exception();
-      }
-    });
+  const auto models = build_models(count, threads, [&](std::size_t i) {
+    const std::vector<double> values(thetas.begin() + static_cast<std::ptrdiff_t>(i * P),
+                                     thetas.begin() + static_cast<std::ptrdiff_t>((i + 1) * P));
+    return load_proposal(spec, c.base, calibration_overrides(spec, values));
   });
-  for (const auto& e : failed)
-    if (e) std::rethrow_exception(e);
   std::vector<const Model*> pointers;
   for (const auto& m : models) pointers.push_back(m.get());
   // Kept per replicate and summed in replicate order, so that the pooled

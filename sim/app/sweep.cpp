@@ -344,12 +344,11 @@ int run_sweep(const SweepArgs& a, const std::string& command_line, const std::at
       const std::vector<std::size_t> batch(
           todo.begin() + static_cast<std::ptrdiff_t>(b),
           todo.begin() + static_cast<std::ptrdiff_t>(std::min(todo.size(), b + batch_size)));
-      std::vector<std::unique_ptr<Model>> models;
+      const auto models = build_models(batch.size(), a.threads, [&](std::size_t m) {
+        return load_point(s.spec, s.design, batch[m]);
+      });
       std::vector<const Model*> pointers;
-      for (const std::size_t p : batch) {
-        models.push_back(std::make_unique<Model>(load_point(s.spec, s.design, p)));
-        pointers.push_back(models.back().get());
-      }
+      for (const auto& m : models) pointers.push_back(m.get());
       std::vector<std::vector<ReplicateResult>> reps(batch.size());
       for (auto& r : reps) r.resize(static_cast<std::size_t>(R));
       std::vector<std::int64_t> arrived(batch.size(), 0);

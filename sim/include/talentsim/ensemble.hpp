@@ -88,4 +88,12 @@ std::vector<ReplicateTask> ensemble_tasks(std::size_t models, const EnsembleOpti
 
 int hardware_threads();
 
+// Models of scenario_of(0) .. scenario_of(count - 1), in that order, built
+// on up to `threads` threads (0: every core): parsing and checking many
+// sweep points' or proposals' scenarios is then not a serial stage before
+// their replicates. If scenario_of throws for some i, the exception of the
+// lowest such i is rethrown, whatever the threads did first.
+std::vector<std::unique_ptr<Model>> build_models(
+    std::size_t count, int threads, const std::function<Scenario(std::size_t)>& scenario_of);
+
 }  // namespace talentsim

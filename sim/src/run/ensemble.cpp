@@ -32,6 +32,24 @@ WorkspacePool::~WorkspacePool() = default;
 
 int hardware_threads() { return std::max(1, tbb::info::default_concurrency()); }
 
+std::vector<std::unique_ptr<Model>> build_models(
+    std::size_t count, int threads, const std::function<Scenario(std::size_t)>& scenario_of) {
+  std::vector<std::unique_ptr<Model>> models(count);
+  std::vector<std::exception_ptr> failed(count);
+  tbb::task_arena(threads > 0 ? threads : hardware_threads()).execute([&] {
+    tbb::parallel_for(std::size_t{0}, count, [&](std::size_t i) {
+      try {
+        models[i] = std::make_unique<Model>(scenario_of(i));
+      } catch (...) {
+        failed[i] = std::current_exception();
+      }
+    });
+  });
+  for (const auto& e : failed)
+    if (e) std::rethrow_exception(e);
+  return models;
+}
+
 namespace {
 
 struct Finished {
