@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -104,7 +105,8 @@ TEST(Ensemble, ConsumerExceptionStopsTheRunAndPropagates) {
   EXPECT_EQ(run_all(model(), 2, 1, 2).size(), 2u);
 }
 
-TEST(BuildModels, KeepsTheOrderAndReportsTheFirstFailureInThatOrder) {
+// Named Ensemble.* so that the tsan preset runs it too.
+TEST(Ensemble, BuildModelsKeepsTheOrderAndReportsTheFirstFailureInThatOrder) {
   const Scenario& base = model().scenario();
   const auto with_seed = [&](std::size_t i) {
     Scenario s = base;
@@ -112,19 +114,36 @@ TEST(BuildModels, KeepsTheOrderAndReportsTheFirstFailureInThatOrder) {
     return s;
   };
   for (const int threads : {1, 2, 4}) {
-    const auto models = build_models(9, threads, with_seed);
+    std::mutex mutex;
+    std::set<std::thread::id> used;
+    const auto models = build_models(9, threads, [&](std::size_t i) {
+      const std::lock_guard lock(mutex);
+      used.insert(std::this_thread::get_id());
+      return with_seed(i);
+    });
     ASSERT_EQ(models.size(), 9u);
     for (std::size_t i = 0; i < models.size(); ++i)
       EXPECT_EQ(models[i]->scenario().seed, 100 + i)
           << "model " << i << ", " << threads << " threads";
+    EXPECT_LE(used.size(), static_cast<std::size_t>(threads)) << "more threads than asked for";
   }
-  // Scenarios 6 and 3 fail, 3 later in time (with more than one thread);
-  // 3 is reported.
+  // Scenarios 3 and 6 fail. With more than one thread, 3 waits (up to 5 s)
+  // until 6 has failed, so a version reporting the first failure in time
+  // would report 6; 3 must be reported.
   for (const int threads : {1, 2, 4}) {
+    std::atomic<bool> six_failed{false};
     try {
       build_models(9, threads, [&](std::size_t i) {
-        if (i == 3) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        if (i == 6 || i == 3) throw std::runtime_error("scenario " + std::to_string(i));
+        if (i == 6) {
+          six_failed = true;
+          throw std::runtime_error("scenario 6");
+        }
+        if (i == 3) {
+          const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+          while (threads > 1 && !six_failed && std::chrono::steady_clock::now() < give_up)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          throw std::runtime_error("scenario 3");
+        }
         return with_seed(i);
       });
       ADD_FAILURE() << "no exception with " << threads << " threads";

@@ -211,8 +211,9 @@ std::string compiler() {
 }
 
 // The CMake build type is not recorded anywhere the binary can see, so it is
-// read from what the compiler defined for this file (built with the same
-// flags as the engine).
+// read from what the compiler defined for this file. The command line is
+// built at -O1 where the engine is at -O2 or -O3 (TALENTSIM_COLD_CODE), and
+// both define __OPTIMIZE__; a debug build (-O0) does not.
 std::string build_kind() {
   std::string out;
 #if defined(__OPTIMIZE__)

@@ -95,7 +95,7 @@ std::vector<double> simulate_batch(const LoadedCalibration& c, const std::vector
   const CalibrationSpec& spec = c.spec;
   const std::size_t P = spec.parameters.size(), T = spec.targets.size();
   const std::size_t first_target = c.base.questions.size();
-  const auto models = build_models(count, threads, [&](std::size_t i) {
+  const auto models = build_models(count, local_threads(threads), [&](std::size_t i) {
     const std::vector<double> values(thetas.begin() + static_cast<std::ptrdiff_t>(i * P),
                                      thetas.begin() + static_cast<std::ptrdiff_t>((i + 1) * P));
     return load_proposal(spec, c.base, calibration_overrides(spec, values));

@@ -65,6 +65,7 @@ void Cluster::distribute(const std::vector<const Model*>& models, const Ensemble
                          const TaggedReplicateConsumer& consume, const ProgressCallback& progress) {
   run_ensembles(models, options, consume, progress);
 }
+int local_threads(int threads) { return threads; }
 
 #else
 
@@ -256,6 +257,10 @@ int usable_threads(int rank, int threads) {
 }
 
 }  // namespace
+
+int local_threads(int threads) {
+  return cluster_size() > 1 ? usable_threads(g_cluster->rank(), threads) : threads;
+}
 
 Cluster::Cluster(int& argc, char**& argv) {
   g_cluster = this;

@@ -66,6 +66,10 @@ void run_ensembles_on_cluster(const std::vector<const Model*>& models,
                               const ProgressCallback& progress = {});
 // Ranks in the process's cluster: 1 without MPI.
 int cluster_size();
+// The threads this process should run for work of its own when asked for
+// `threads` (0: every core it may use): under mpirun, no more than the
+// cores the launcher lets this rank use; alone, `threads` as given.
+int local_threads(int threads);
 
 void run_ensemble_on_cluster(const Model& model, const EnsembleOptions& options,
                              const ReplicateConsumer& consume,

@@ -344,7 +344,7 @@ int run_sweep(const SweepArgs& a, const std::string& command_line, const std::at
       const std::vector<std::size_t> batch(
           todo.begin() + static_cast<std::ptrdiff_t>(b),
           todo.begin() + static_cast<std::ptrdiff_t>(std::min(todo.size(), b + batch_size)));
-      const auto models = build_models(batch.size(), a.threads, [&](std::size_t m) {
+      const auto models = build_models(batch.size(), local_threads(a.threads), [&](std::size_t m) {
         return load_point(s.spec, s.design, batch[m]);
       });
       std::vector<const Model*> pointers;
