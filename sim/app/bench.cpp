@@ -36,7 +36,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -295,15 +294,6 @@ std::string filesystem_type(const fs::path& dir) {
     default:
       return fmt::format("file system 0x{:x}", static_cast<std::uint32_t>(st.f_type));
   }
-}
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 // ---- measurements -------------------------------------------------------------
@@ -608,7 +598,7 @@ BenchResult measure(const Settings& set, Scenario scenario, const std::string& c
   BenchResult b;
   b.settings = set;
   b.command_line = command_line;
-  b.created = utc_now();
+  b.created = utc_timestamp();
   b.machine = describe_machine();
 
   fs::path tmp_dir;
