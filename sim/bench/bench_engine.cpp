@@ -7,6 +7,7 @@
 //     researcher per step) and the cost of starting one entry clock
 //   one logit choice
 //   one whole step, per researcher
+//   setting a replicate up (population, followers, first clocks)
 //   one whole replicate, per researcher-step
 //
 // The steps are timed from a state reached by running the replicate to
@@ -158,6 +159,19 @@ void BM_WholeStep(benchmark::State& state) {
   per_item(state, double(start.population()), "per_researcher");
 }
 
+// Setting a replicate up: its population drawn, the follower lists built
+// and everyone's first entry clock started, per researcher.
+void BM_ReplicateStart(benchmark::State& state) {
+  const Model& model = bench_model();
+  detail::Replicate r(model);
+  std::int64_t replicate = 0;
+  for (auto _ : state) {
+    r.restart(kSeed, replicate++, nullptr);
+    benchmark::DoNotOptimize(r.drawn().reputation.data());
+  }
+  per_item(state, double(model.identities().size()), "per_researcher");
+}
+
 // One whole replicate, population draw included.
 void BM_Replicate(benchmark::State& state) {
   const Model& model = bench_model();
@@ -179,6 +193,7 @@ BENCHMARK(BM_EntryClockStart)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_MarketEntryStep)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_LogitChoice)->Unit(benchmark::kNanosecond);
 BENCHMARK(BM_WholeStep)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ReplicateStart)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Replicate)->Unit(benchmark::kMillisecond);
 
 }  // namespace
