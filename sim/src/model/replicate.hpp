@@ -167,7 +167,8 @@ class Replicate {
   std::vector<std::uint32_t> batch_index_;
   std::vector<std::pair<std::int32_t, int>> pending_;
   std::vector<std::vector<std::pair<double, std::int32_t>>> applicants_;
-  std::vector<double> utility_, magnet_, comp_scratch_, tie_count_;  // [Lp] scratch
+  std::vector<double> utility_, magnet_, comp_scratch_;  // [Lp] scratch
+  std::vector<double> tie_count_;                        // [1 + Lp] scratch
   double cliff_steps_ = 0, step_fraction_ = 0;
   std::int64_t cliff_steps_ceil_ = 0;
   int first_uncapped_open_ = -1;
