@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "model/exp_kernel.hpp"
+#include "model/math_kernels.hpp"
 #include "model/replicate.hpp"
 #include "talentsim/rng.hpp"
 
@@ -145,6 +145,28 @@ TEST(ExpKernel, WithinTwoUlpOfStdExp) {
   EXPECT_EQ(detail::exp_nonpositive(-709.0), 0.0);
   EXPECT_EQ(detail::exp_nonpositive(-std::numeric_limits<double>::infinity()), 0.0);
   EXPECT_EQ(detail::exp_nonpositive(3.0), 1.0) << "clamped at 0";
+}
+
+TEST(LogKernel, WithinTwoUlpOfStdLogOnTheUnitInterval) {
+  // The entry clocks' thresholds -log U: U = (k + 1/2) 2^-53 from a word,
+  // so every value from 2^-54 to 1 - 2^-54, and near 1 most of all.
+  double worst = 0;
+  const auto check = [&worst](double x) {
+    const double want = std::log(x), got = detail::log_unit(x);
+    const double ulp = std::nextafter(std::abs(want), 1e300) - std::abs(want);
+    worst = std::max(worst, std::abs(got - want) / ulp);
+  };
+  for (double x = 1.0; x > 1e-300; x *= 0.9993) check(x);
+  for (double x = 1.0 - 0x1.0p-53; x > 0.999; x -= 1.37e-7) check(x);
+  for (double x = 0.5; x < 1.0; x += 1.03e-6) check(x);
+  for (std::uint64_t word : {std::uint64_t{0}, ~std::uint64_t{0}, std::uint64_t{1} << 63})
+    check(open_unit_interval(word));
+  check(std::sqrt(0.5));
+  check(std::nextafter(std::sqrt(0.5), 0.0));
+  EXPECT_LE(worst, 2.0);
+  EXPECT_EQ(detail::log_unit(1.0), 0.0);
+  EXPECT_EQ(detail::log_unit(0.5), std::log(0.5));
+  EXPECT_EQ(detail::log_unit(0x1.0p-54), std::log(0x1.0p-54));
 }
 
 TEST(EntryClock, FiresWithTheGeometricLawOnBothSidesOfTheCliff) {

@@ -4,10 +4,39 @@
 #include <cstring>
 #include <numeric>
 
-#include "exp_kernel.hpp"
+#include "math_kernels.hpp"
 #include "talentsim/errors.hpp"
 
 namespace talentsim::detail {
+
+// Functions compiled twice, for AVX2 and for any x86-64, picked at load
+// time. Their work is written on four-double vectors (Lanes), one
+// instruction each on AVX2, two on SSE2. Every lane does the same IEEE
+// operations in the same order as scalar code (no FMA contraction, sums in
+// lab order), so both versions give the same bits. Not under
+// ThreadSanitizer: the clone's resolver runs while the program is loaded,
+// before TSan's runtime is up, and its instrumented code crashes there.
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+#define TALENTSIM_CLONES_FOR_AVX2 __attribute__((target_clones("avx2", "default")))
+#else
+#define TALENTSIM_CLONES_FOR_AVX2
+#endif
+
+namespace {
+
+// x[j] = -log x[j] for j < n, n a multiple of 4, every x[j] normal and in
+// (0, 1]: Exp(1) variates from uniforms, four at a time.
+TALENTSIM_CLONES_FOR_AVX2 void exponentials_in_place(double* x, std::size_t n) {
+  for (std::size_t j = 0; j < n; j += 4) {
+    Lanes u;
+    std::memcpy(&u, x + j, sizeof u);
+    log_unit_in_place(u);
+    u = -u;
+    std::memcpy(x + j, &u, sizeof u);
+  }
+}
+
+}  // namespace
 
 std::int32_t first_entry_step(std::int64_t start, double threshold, double hazard_before,
                               double hazard_after, std::int64_t cliff_end, std::int32_t steps) {
@@ -203,16 +232,20 @@ void Replicate::update_hazards(int l) {
   }
 }
 
-// Fresh clocks from step `start` for the researchers in batch_, their
-// thresholds computed 16 at a time.
+// Fresh clocks from step `start` for the researchers in batch_: their
+// words computed 16 at a time, their thresholds 4 at a time.
 void Replicate::start_clocks(std::int32_t start) {
   if (start >= s_.steps) {
     for (const auto i : batch_) entry_step_[i] = kNoEntry;
     return;
   }
   draw_batch(Purpose::Entry, static_cast<std::uint32_t>(start));
-  for (std::size_t b = 0; b < batch_.size(); ++b)
-    schedule(batch_[b], start, -std::log(open_unit_interval(batch_words_[2 * b])));
+  const std::size_t n = batch_.size(), padded = (n + 3) / 4 * 4;
+  thresholds_.resize(padded);
+  for (std::size_t b = 0; b < n; ++b) thresholds_[b] = open_unit_interval(batch_words_[2 * b]);
+  std::fill(thresholds_.begin() + static_cast<std::ptrdiff_t>(n), thresholds_.end(), 1.0);
+  exponentials_in_place(thresholds_.data(), padded);
+  for (std::size_t b = 0; b < n; ++b) schedule(batch_[b], start, thresholds_[b]);
 }
 
 // The first two words of (who, purpose, index) for everyone in batch_.
@@ -526,20 +559,9 @@ void Replicate::finish_step(int t) {
   if (observer_) observer_->on_step_end(t);
 }
 
-// Compiled twice, for AVX2 and for any x86-64, picked at load time: the
-// per-lab work is written on four-lab vectors (Lanes), one instruction
-// each on AVX2. Written so rather than left to the auto-vectoriser, a
-// choice among 13 labs went from 129 to 110 ns (no alias checks, loop
-// tails or separate passes). Every lane does the same IEEE operations in
-// the same order as scalar code (no FMA contraction, sums in lab order),
-// so both versions give the same bits. Not under ThreadSanitizer: the
-// clone's resolver runs while the program is loaded, before TSan's runtime
-// is up, and its instrumented code crashes there.
-#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
-#define TALENTSIM_CLONES_FOR_AVX2 __attribute__((target_clones("avx2", "default")))
-#else
-#define TALENTSIM_CLONES_FOR_AVX2
-#endif
+// The per-lab work is on Lanes: written so rather than left to the
+// auto-vectoriser, a choice among 13 labs went from 129 to 110 ns (no alias
+// checks, loop tails or separate passes).
 TALENTSIM_CLONES_FOR_AVX2 int Replicate::pick_lab(std::int32_t i, double u) {
   const int here = lab_[i];
   const int k = tier_[i];

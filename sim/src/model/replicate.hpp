@@ -165,6 +165,7 @@ class Replicate {
   std::vector<std::int32_t> batch_;
   std::vector<std::uint64_t> batch_who_, batch_words_;
   std::vector<std::uint32_t> batch_index_;
+  std::vector<double> thresholds_;  // entry clocks' Exp(1) thresholds, padded to 4
   std::vector<std::pair<std::int32_t, int>> pending_;
   std::vector<std::vector<std::pair<double, std::int32_t>>> applicants_;
   std::vector<double> utility_, magnet_, comp_scratch_;  // [Lp] scratch
