@@ -42,7 +42,7 @@ using LaneBits = std::uint64_t __attribute__((vector_size(32)));
 
 // x = exp(x) for one double or for four.
 template <class Real>
-inline void exp_nonpositive_in_place(Real& x) {
+[[gnu::always_inline]] inline void exp_nonpositive_in_place(Real& x) {
   using Bits = std::conditional_t<std::is_same_v<Real, double>, std::uint64_t, LaneBits>;
   constexpr double kLog2e = 1.4426950408889634;
   constexpr double kLn2Hi = 6.93147180369123816490e-01;  // low 32 bits zero: n * hi exact
@@ -72,7 +72,7 @@ inline void exp_nonpositive_in_place(Real& x) {
 
 // x = log(x) for one double or for four, each normal and in (0, 1].
 template <class Real>
-inline void log_unit_in_place(Real& x) {
+[[gnu::always_inline]] inline void log_unit_in_place(Real& x) {
   using Bits = std::conditional_t<std::is_same_v<Real, double>, std::uint64_t, LaneBits>;
   constexpr double kLn2Hi = 6.93147180369123816490e-01;  // low 32 bits zero: e * hi exact
   constexpr double kLn2Lo = 1.90821492927058770002e-10;
