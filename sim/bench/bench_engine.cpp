@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include "model/math_kernels.hpp"
 #include "model/replicate.hpp"
 #include "talentsim/model.hpp"
 #include "talentsim/rng.hpp"
@@ -97,8 +98,8 @@ void BM_EntryClockStart(benchmark::State& state) {
     std::int64_t sum = 0;
     for (const auto& id : ids) {
       const auto w = streams.bits(id.who, Purpose::Entry, t);
-      sum += detail::first_entry_step(t, standard_exponential(w[0], w[1]), 0.0023, 0.0077, t + 20,
-                                      157);
+      sum += detail::first_entry_step(t, -detail::log_unit(uniform_open01(w[0], w[1])), 0.0023,
+                                      0.0077, t + 20, 157);
     }
     benchmark::DoNotOptimize(sum);
     ++t;

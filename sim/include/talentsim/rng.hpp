@@ -74,7 +74,8 @@ inline double unit_interval(std::uint64_t word) {
   return static_cast<double>(word >> 11) * 0x1.0p-53;
 }
 
-// Uniform on (0, 1) from the top 53 bits: never 0, so safe under log.
+// Uniform on (0, 1] from the top 53 bits: never 0, so safe under log (the
+// largest words round to 1).
 inline double open_unit_interval(std::uint64_t word) {
   return (static_cast<double>(word >> 11) + 0.5) * 0x1.0p-53;
 }
@@ -85,11 +86,6 @@ inline double uniform01(std::uint32_t hi, std::uint32_t lo) {
 }
 inline double uniform_open01(std::uint32_t hi, std::uint32_t lo) {
   return open_unit_interval(static_cast<std::uint64_t>(hi) << 32 | lo);
-}
-
-// Exp(1) from two words: never 0 or infinite.
-inline double standard_exponential(std::uint32_t hi, std::uint32_t lo) {
-  return -std::log(uniform_open01(hi, lo));
 }
 
 // The 64-bit words of one (who, purpose) stream, in order: counter index

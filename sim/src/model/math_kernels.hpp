@@ -2,13 +2,15 @@
 // (Lanes), written so that they vectorise: only adds, multiplies, one
 // division (log) and bit moves, no branches, no libm call. Each lane does
 // the same IEEE operations, so scalar, SSE2 and AVX2 code give the same
-// bits on every x86-64 machine, whatever the libm.
+// bits on every x86-64 machine, whatever the libm, as long as nothing fuses
+// a multiply and an add or reorders: the build sets -ffp-contract=off and
+// never -ffast-math (CMakeLists.txt).
 //
 // exp_nonpositive: exp(x) for x <= 0, for the logit weights
 // exp(V_il - max V), which are never positive.
 // x = n ln2 + r with |r| <= ln2 / 2 (Cody-Waite, two-part ln2); e^r by its
 // Taylor series to degree 13 (truncation < 4.2e-18 relative), evaluated by
-// Estrin's scheme rather than Horner's: a chain of 8 dependent operations
+// Estrin's scheme rather than Horner's: a chain of 10 dependent operations
 // instead of 26, which made a choice among 13 labs 12% faster; times 2^n by
 // building the exponent bits. Below -708 (where 2^n would leave the normal
 // range) the weight is 0: a lab that is e^708 times less likely than the
@@ -18,7 +20,7 @@
 // (Horner's order: 1.15).
 //
 // log_unit: log(x) for normal x in (0, 1], for the entry clocks' Exp(1)
-// thresholds -log(U). x = 2^e m with m in [sqrt(1/2), sqrt(2)); log m =
+// thresholds -log(U). x = 2^e m with m in (sqrt(1/2), sqrt(2)]; log m =
 // log1p(f), f = m - 1 (exact), = 2 atanh(z) with z = f / (2 + f), |z| <=
 // 0.1716: 2z (1 + z^2/3 + ... + z^18/19), truncation < 3e-17 relative,
 // summed as f - (z f - 2z (z^2/3 + ...)) so that the rounding of z barely
