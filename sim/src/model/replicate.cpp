@@ -22,10 +22,6 @@ namespace talentsim::detail {
 #define TALENTSIM_CLONES_FOR_AVX2
 #endif
 
-namespace {
-
-// x[j] = -log x[j] for j < n, n a multiple of 4, every x[j] normal and in
-// (0, 1]: Exp(1) variates from uniforms, four at a time.
 TALENTSIM_CLONES_FOR_AVX2 void exponentials_in_place(double* x, std::size_t n) {
   for (std::size_t j = 0; j < n; j += 4) {
     Lanes u;
@@ -35,8 +31,6 @@ TALENTSIM_CLONES_FOR_AVX2 void exponentials_in_place(double* x, std::size_t n) {
     std::memcpy(x + j, &u, sizeof u);
   }
 }
-
-}  // namespace
 
 std::int32_t first_entry_step(std::int64_t start, double threshold, double hazard_before,
                               double hazard_after, std::int64_t cliff_end, std::int32_t steps) {

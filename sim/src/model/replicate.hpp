@@ -47,6 +47,11 @@ std::int32_t first_entry_step(std::int64_t start, double threshold, double hazar
 double hazard_between(std::int64_t from, std::int64_t to, double hazard_before, double hazard_after,
                       std::int64_t cliff_end);
 
+// x[j] = -log x[j] for j < n (n a multiple of 4, every x[j] normal and in
+// (0, 1]): the entry clocks' Exp(1) thresholds from their uniforms, four at
+// a time.
+void exponentials_in_place(double* x, std::size_t n);
+
 // Neumaier's compensated sum: the error stays at a few ulp of the result
 // however many additions and subtractions it sees.
 class CompensatedSum {
