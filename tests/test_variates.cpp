@@ -172,10 +172,8 @@ TEST(LogKernel, WithinTwoUlpOfStdLogOnTheUnitInterval) {
 
 // The kernels on four lanes, in code compiled for AVX2 where the processor
 // has it (as the engine's choice and clocks are) and for the baseline.
-#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-void kernels_on_lanes(const double* in, double* exp_out, double* log_out) {
+TALENTSIM_CLONES_FOR_AVX2 void kernels_on_lanes(const double* in, double* exp_out,
+                                                double* log_out) {
   detail::Lanes x, y;
   std::memcpy(&x, in, sizeof x);
   y = -x;  // exp's domain is x <= 0

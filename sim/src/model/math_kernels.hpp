@@ -34,13 +34,24 @@
 
 namespace talentsim::detail {
 
-// Four labs' worth of doubles, and their bits, as GCC/Clang vector
-// extensions: one AVX2 instruction per operation in code compiled for AVX2,
-// two SSE2 ones elsewhere, and the same IEEE result in every lane either
-// way. Passed by reference only, so that no function's calling convention
-// depends on the instruction set.
+// Four doubles (four labs' utilities, four researchers' thresholds), and
+// their bits, as GCC/Clang vector extensions: one AVX2 instruction per
+// operation in code compiled for AVX2, two SSE2 ones elsewhere, and the same
+// IEEE result in every lane either way. Passed by reference only, so that
+// no function's calling convention depends on the instruction set.
 using Lanes = double __attribute__((vector_size(32)));
 using LaneBits = std::uint64_t __attribute__((vector_size(32)));
+
+// Marks a function to be compiled twice, for AVX2 and for any x86-64, the
+// version picked when the program is loaded; the kernels inline into each
+// and give both the same bits. Not under ThreadSanitizer: the resolver runs
+// while the program is loaded, before TSan's runtime is up, and its
+// instrumented code crashes there.
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+#define TALENTSIM_CLONES_FOR_AVX2 __attribute__((target_clones("avx2", "default")))
+#else
+#define TALENTSIM_CLONES_FOR_AVX2
+#endif
 
 // x = exp(x) for one double or for four.
 template <class Real>

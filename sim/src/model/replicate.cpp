@@ -9,19 +9,6 @@
 
 namespace talentsim::detail {
 
-// Functions compiled twice, for AVX2 and for any x86-64, picked at load
-// time. Their work is written on four-double vectors (Lanes), one
-// instruction each on AVX2, two on SSE2. Every lane does the same IEEE
-// operations in the same order as scalar code (no FMA contraction, sums in
-// lab order), so both versions give the same bits. Not under
-// ThreadSanitizer: the clone's resolver runs while the program is loaded,
-// before TSan's runtime is up, and its instrumented code crashes there.
-#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
-#define TALENTSIM_CLONES_FOR_AVX2 __attribute__((target_clones("avx2", "default")))
-#else
-#define TALENTSIM_CLONES_FOR_AVX2
-#endif
-
 TALENTSIM_CLONES_FOR_AVX2 void exponentials_in_place(double* x, std::size_t n) {
   for (std::size_t j = 0; j < n; j += 4) {
     Lanes u;
