@@ -224,6 +224,17 @@ TEST(MathKernels, FourLanesGiveTheScalarBits) {
   }
 }
 
+TEST(MathKernels, ExponentialsInPlaceTakeAnyLength) {
+  // The entry clocks' batch: whole lanes, then a padded tail.
+  for (std::size_t n = 0; n <= 9; ++n) {
+    std::vector<double> x(n);
+    for (std::size_t j = 0; j < n; ++j) x[j] = 0.1 + 0.1 * double(j);
+    detail::exponentials_in_place(x.data(), n);
+    for (std::size_t j = 0; j < n; ++j)
+      EXPECT_EQ(x[j], -detail::log_unit(0.1 + 0.1 * double(j))) << "n " << n << ", j " << j;
+  }
+}
+
 TEST(EntryClock, FiresWithTheGeometricLawOnBothSidesOfTheCliff) {
   // Hazard 0.1 per step before step 5, 0.4 after: P(first entry at step s)
   // = exp(-H(s)) (1 - exp(-h_s)), H(s) the hazard of steps 0..s-1.

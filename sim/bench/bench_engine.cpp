@@ -94,7 +94,7 @@ void BM_EntryClockStart(benchmark::State& state) {
   const Model& model = bench_model();
   const auto& ids = model.identities();
   const Streams streams(kSeed, 0);
-  std::vector<double> thresholds((ids.size() + 3) / 4 * 4, 1.0);
+  std::vector<double> thresholds(ids.size());
   std::uint32_t t = 0;
   for (auto _ : state) {
     for (std::size_t i = 0; i < ids.size(); ++i) {

@@ -10,12 +10,22 @@
 namespace talentsim::detail {
 
 TALENTSIM_CLONES_FOR_AVX2 void exponentials_in_place(double* x, std::size_t n) {
-  for (std::size_t j = 0; j < n; j += 4) {
-    Lanes u;
-    std::memcpy(&u, x + j, sizeof u);
+  const auto exponential = [](Lanes& u) {
     log_unit_in_place(u);
     u = -u;
+  };
+  std::size_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    Lanes u;
+    std::memcpy(&u, x + j, sizeof u);
+    exponential(u);
     std::memcpy(x + j, &u, sizeof u);
+  }
+  if (j < n) {  // the last n % 4, in lanes padded with 1 (whose log is 0)
+    Lanes u = {1.0, 1.0, 1.0, 1.0};
+    std::memcpy(&u, x + j, (n - j) * sizeof(double));
+    exponential(u);
+    std::memcpy(x + j, &u, (n - j) * sizeof(double));
   }
 }
 
@@ -221,11 +231,10 @@ void Replicate::start_clocks(std::int32_t start) {
     return;
   }
   draw_batch(Purpose::Entry, static_cast<std::uint32_t>(start));
-  const std::size_t n = batch_.size(), padded = (n + 3) / 4 * 4;
-  thresholds_.resize(padded);
+  const std::size_t n = batch_.size();
+  thresholds_.resize(n);
   for (std::size_t b = 0; b < n; ++b) thresholds_[b] = open_unit_interval(batch_words_[2 * b]);
-  std::fill(thresholds_.begin() + static_cast<std::ptrdiff_t>(n), thresholds_.end(), 1.0);
-  exponentials_in_place(thresholds_.data(), padded);
+  exponentials_in_place(thresholds_.data(), n);
   for (std::size_t b = 0; b < n; ++b) schedule(batch_[b], start, thresholds_[b]);
 }
 
@@ -569,10 +578,9 @@ TALENTSIM_CLONES_FOR_AVX2 int Replicate::pick_lab(std::int32_t i, double u) {
   double* const ties_at = tie_count_.data();
   if (peers) {
     std::fill_n(ties_at, lp + 1, 0.0);
-    const std::int32_t *tie = pop_.ties.data() + pop_.tie_begin[i], *const last =
-                                                                        pop_.ties.data() +
-                                                                        pop_.tie_begin[i + 1];
-    for (; tie != last; ++tie) ties_at[lab_[*tie] + 1] += 1;
+    const std::int32_t* const ties = pop_.ties.data();
+    for (auto tie = pop_.tie_begin[i], last = pop_.tie_begin[i + 1]; tie < last; ++tie)
+      ties_at[lab_[ties[tie]] + 1] += 1;
   }
   const double* log_comp = log_comp_.data() + static_cast<std::size_t>(k) * lp;
   if (!offers_.empty()) {

@@ -47,9 +47,8 @@ std::int32_t first_entry_step(std::int64_t start, double threshold, double hazar
 double hazard_between(std::int64_t from, std::int64_t to, double hazard_before, double hazard_after,
                       std::int64_t cliff_end);
 
-// x[j] = -log x[j] for j < n (n a multiple of 4, every x[j] normal and in
-// (0, 1]): the entry clocks' Exp(1) thresholds from their uniforms, four at
-// a time.
+// x[j] = -log x[j] for j < n (every x[j] normal and in (0, 1]): the entry
+// clocks' Exp(1) thresholds from their uniforms, four at a time.
 void exponentials_in_place(double* x, std::size_t n);
 
 // Neumaier's compensated sum: the error stays at a few ulp of the result
@@ -170,7 +169,7 @@ class Replicate {
   std::vector<std::int32_t> batch_;
   std::vector<std::uint64_t> batch_who_, batch_words_;
   std::vector<std::uint32_t> batch_index_;
-  std::vector<double> thresholds_;  // entry clocks' Exp(1) thresholds, padded to 4
+  std::vector<double> thresholds_;  // entry clocks' Exp(1) thresholds
   std::vector<std::pair<std::int32_t, int>> pending_;
   std::vector<std::vector<std::pair<double, std::int32_t>>> applicants_;
   std::vector<double> utility_, magnet_, comp_scratch_;  // [Lp] scratch
