@@ -235,8 +235,12 @@ class QuestionTracker : public MoveObserver {
         broken_(s_.questions.size(), 0),
         tenure_steps_(s_.questions.size(), 0),
         tenure_count_(s_.questions.size(), 0) {
-    for (const Question& q : s_.questions)
-      researchers_ = researchers_ || q.metric == Metric::Retention || q.metric == Metric::Tenure;
+    about_lab_.resize(static_cast<std::size_t>(s_.lab_count()) + 1);
+    for (std::size_t q = 0; q < s_.questions.size(); ++q) {
+      const Question& qu = s_.questions[q];
+      researchers_ = researchers_ || qu.metric == Metric::Retention || qu.metric == Metric::Tenure;
+      if (counts_moves(qu.metric)) about_lab_[static_cast<std::size_t>(qu.lab + 1)].push_back(q);
+    }
   }
 
   // Before the first step, with the replicate's population: everyone's
@@ -254,24 +258,12 @@ class QuestionTracker : public MoveObserver {
     }
   }
 
+  // Only the questions about `from` or `to` can count a move: a hire is a
+  // move into the question's lab, a departure or a broken join one out of it.
   void on_move(int step, int researcher, int from, int to, int tier) override {
-    for (std::size_t q = 0; q < s_.questions.size(); ++q) {
-      const Question& qu = s_.questions[q];
-      if (qu.metric == Metric::Retention && from == qu.lab) {
-        // Leaving ends the spell that began at step since - 1: a join of
-        // the cohort that did not last H steps.
-        const int joined = since_[static_cast<std::size_t>(researcher)] - 1;
-        if (joined >= qu.step_from && joined <= qu.step_to && step <= joined + qu.after_steps &&
-            in_tiers(qu, tier) && from_listed(qu, came_from_[static_cast<std::size_t>(researcher)]))
-          ++broken_[q];
-      }
-      if (step < qu.step_from || step > qu.step_to) continue;
-      if (!in_tiers(qu, tier)) continue;
-      if (to == qu.lab && from_listed(qu, from)) ++hires_[q];
-      if (from == qu.lab && (qu.metric != Metric::FlowRatio ||
-                             std::find(qu.from.begin(), qu.from.end(), to) != qu.from.end()))
-        ++departures_[q];
-    }
+    for (const int lab : {from, to})
+      for (const std::size_t q : about_lab_[static_cast<std::size_t>(lab + 1)])
+        count_move(q, step, researcher, from, to, tier);
     if (researchers_) {
       const auto i = static_cast<std::size_t>(researcher);
       lab_[i] = to;
@@ -279,6 +271,24 @@ class QuestionTracker : public MoveObserver {
       came_from_[i] = from;
     }
     if (next_) next_->on_move(step, researcher, from, to, tier);
+  }
+
+  // Question q's counts for one move.
+  void count_move(std::size_t q, int step, int researcher, int from, int to, int tier) {
+    const Question& qu = s_.questions[q];
+    if (qu.metric == Metric::Retention && from == qu.lab) {
+      // Leaving ends the spell that began at step since - 1: a join of
+      // the cohort that did not last H steps.
+      const int joined = since_[static_cast<std::size_t>(researcher)] - 1;
+      if (joined >= qu.step_from && joined <= qu.step_to && step <= joined + qu.after_steps &&
+          in_tiers(qu, tier) && from_listed(qu, came_from_[static_cast<std::size_t>(researcher)]))
+        ++broken_[q];
+    }
+    if (step < qu.step_from || step > qu.step_to || !in_tiers(qu, tier)) return;
+    if (to == qu.lab && from_listed(qu, from)) ++hires_[q];
+    if (from == qu.lab && (qu.metric != Metric::FlowRatio ||
+                           std::find(qu.from.begin(), qu.from.end(), to) != qu.from.end()))
+      ++departures_[q];
   }
 
   void on_step_end(int step) override {
@@ -347,6 +357,11 @@ class QuestionTracker : public MoveObserver {
   }
 
  private:
+  // The metrics answered from hires_, departures_ and broken_.
+  static bool counts_moves(Metric m) {
+    return m == Metric::Hires || m == Metric::Departures || m == Metric::NetFlow ||
+           m == Metric::Retention || m == Metric::FlowRatio;
+  }
   static bool in_tiers(const Question& q, int tier) {
     return q.tiers.empty() || std::find(q.tiers.begin(), q.tiers.end(), tier) != q.tiers.end();
   }
@@ -373,6 +388,9 @@ class QuestionTracker : public MoveObserver {
   // tenure summed in steps, and researchers counted.
   std::vector<std::int64_t> hires_, departures_, broken_, tenure_steps_, tenure_count_;
   bool researchers_ = false;
+  // [1 + lab]: the questions about that lab (or nowhere) answered from
+  // moves, in file order.
+  std::vector<std::vector<std::size_t>> about_lab_;
   // Per researcher, when researchers_: lab now (-1 nowhere), the step after
   // their last move (-tau at start) and the lab they came from then.
   std::vector<std::int32_t> lab_, since_, came_from_;
