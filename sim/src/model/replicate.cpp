@@ -364,28 +364,41 @@ void Replicate::close(int l) {
 // The `count` highest-reputation researchers in other labs (within the
 // event's tiers and source labs) are on the market with an offer.
 // Researchers already moved by an event this step are not eligible; equal
-// reputations are broken by population order.
+// reputations are broken by population order. One pass keeps the best so
+// far in a heap whose top is the weakest of them: once it is full, most
+// researchers fail the first comparison and are not looked at further.
 void Replicate::poach(const Event& e) {
-  std::vector<std::int32_t> candidates;
-  for (std::size_t i = 0; i < lab_.size(); ++i) {
-    const int at = lab_[i];
-    if (at < 0 || at == e.lab || (flags_[i] & kForced)) continue;
-    if (!e.tiers.empty() && std::find(e.tiers.begin(), e.tiers.end(), tier_[i]) == e.tiers.end())
-      continue;
-    if (!e.from.empty() && std::find(e.from.begin(), e.from.end(), at) == e.from.end()) continue;
-    candidates.push_back(static_cast<std::int32_t>(i));
-  }
-  const auto take = static_cast<std::size_t>(
-      std::min<std::int64_t>(e.count, static_cast<std::int64_t>(candidates.size())));
-  auto higher = [&](std::int32_t a, std::int32_t b) {
+  const auto higher = [&](std::int32_t a, std::int32_t b) {
     if (pop_.reputation[a] != pop_.reputation[b]) return pop_.reputation[a] > pop_.reputation[b];
     return a < b;
   };
-  std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(take),
-                    candidates.end(), higher);
-  for (std::size_t c = 0; c < take; ++c) {
-    mark(candidates[c], kPoached);
-    offers_.push_back({candidates[c], e.lab, e.factor});
+  const auto eligible = [&](std::int32_t i) {
+    const int at = lab_[i];
+    if (at < 0 || at == e.lab || (flags_[i] & kForced)) return false;
+    if (!e.tiers.empty() && std::find(e.tiers.begin(), e.tiers.end(), tier_[i]) == e.tiers.end())
+      return false;
+    return e.from.empty() || std::find(e.from.begin(), e.from.end(), at) != e.from.end();
+  };
+  const auto take = static_cast<std::size_t>(std::max<std::int64_t>(0, e.count));
+  auto& best = poached_;  // a heap under `higher`: its front is the weakest kept
+  best.clear();
+  if (take == 0) return;
+  const auto n = static_cast<std::int32_t>(lab_.size());
+  for (std::int32_t i = 0; i < n; ++i) {
+    if (best.size() == take && !higher(i, best.front())) continue;
+    if (!eligible(i)) continue;
+    if (best.size() == take) {
+      std::pop_heap(best.begin(), best.end(), higher);
+      best.back() = i;
+    } else {
+      best.push_back(i);
+    }
+    std::push_heap(best.begin(), best.end(), higher);
+  }
+  std::sort_heap(best.begin(), best.end(), higher);
+  for (const auto i : best) {
+    mark(i, kPoached);
+    offers_.push_back({i, e.lab, e.factor});
   }
 }
 

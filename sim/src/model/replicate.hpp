@@ -163,7 +163,7 @@ class Replicate {
   std::vector<double> hazard_;  // [L][K][before cliff]
 
   // Per step.
-  std::vector<std::int32_t> flagged_, moved_now_, moved_prev_, on_market_, reclock_;
+  std::vector<std::int32_t> flagged_, moved_now_, moved_prev_, on_market_, reclock_, poached_;
   std::vector<Offer> offers_;
   // Researchers whose draws are computed together, and those draws.
   std::vector<std::int32_t> batch_;
