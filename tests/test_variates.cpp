@@ -12,6 +12,7 @@
 #include "model/math_kernels.hpp"
 #include "model/replicate.hpp"
 #include "talentsim/rng.hpp"
+#include "talentsim/scenario_loader.hpp"
 
 namespace talentsim {
 namespace {
@@ -262,6 +263,35 @@ TEST(EntryClock, FiresWithTheGeometricLawOnBothSidesOfTheCliff) {
             5);  // 0.2 before, then 0.05
   EXPECT_EQ(detail::first_entry_step(0, 100, before, 0.0, 5, steps), detail::kNoEntry);
   EXPECT_DOUBLE_EQ(detail::hazard_between(3, 8, before, after, 5), 2 * before + 3 * after);
+}
+
+TEST(LogitChoice, InverseCdfSkipsClosedLabsAtBothEndsAndAtExactBoundaries) {
+  // Four labs, A and D closed; B and C alike in everything, so each open
+  // lab has weight 1 of 2 for the researcher at A (all tastes 0, the same
+  // switching cost to both). u < 1/2 picks B, u >= 1/2 picks C: the
+  // boundary itself goes up (the first lab whose cumulative weight
+  // exceeds u * total), and nothing picks a closed lab.
+  const Scenario s = load_scenario_text(R"(
+name: cdf
+start: 2026-01-01
+end: 2026-02-01
+tiers: [{name: r, search_rate: 1, reputation: {median: 1, sigma: 0}}]
+market: {switching_cost: 1}
+labs:
+  - {name: A, headcount: {r: 1}, comp: {r: 1}, open: false}
+  - {name: B, comp: {r: 1}}
+  - {name: C, comp: {r: 1}}
+  - {name: D, comp: {r: 1}, open: false}
+)",
+                                        "cdf.yaml");
+  const Model model(s);
+  detail::Replicate r(model, 1, 0, nullptr);
+  r.begin_step(0);
+  EXPECT_EQ(r.pick_lab(0, 0.0), 1);
+  EXPECT_EQ(r.pick_lab(0, std::nextafter(0.5, 0.0)), 1);
+  EXPECT_EQ(r.pick_lab(0, 0.5), 2);
+  EXPECT_EQ(r.pick_lab(0, std::nextafter(1.0, 0.0)), 2);
+  EXPECT_EQ(r.pick_lab(0, 1.0), 2);  // u * total = total: the last open lab absorbs it
 }
 
 }  // namespace

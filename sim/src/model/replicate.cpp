@@ -414,9 +414,11 @@ void Replicate::begin_step(int t) {
     total_power += star_power_[l];
     lab_counts_[l] = lab_total_[l];
   }
-  first_uncapped_open_ = -1;
-  for (int l = 0; l < L_ && first_uncapped_open_ < 0; ++l)
-    if (open_[l] && !s_.labs[l].capacity) first_uncapped_open_ = l;
+  first_uncapped_open_ = last_open_ = -1;
+  for (int l = 0; l < L_; ++l) {
+    if (open_[l] && !s_.labs[l].capacity && first_uncapped_open_ < 0) first_uncapped_open_ = l;
+    if (open_[l]) last_open_ = l;
+  }
 
   const Market& mk = s_.market;
   for (int l = 0; l < L_; ++l) {
@@ -650,18 +652,25 @@ TALENTSIM_CLONES_FOR_AVX2 int Replicate::pick_lab(std::int32_t i, double u) {
     w = is_open * w;
     std::memcpy(v + l, &w, sizeof w);
   }
-  double total = 0;
-  for (int l = 0; l < L_; ++l) total += v[l];
-  const double target = u * total;
+  // Inverse CDF: the first lab whose cumulative weight exceeds u * total.
+  // The cumulative weights are summed in lab order, in place (closed labs
+  // add 0, so they never come first); the labs at or below the target are
+  // then counted without a branch, since the sums never decrease. The last
+  // open lab absorbs rounding at the top end.
   double cumulative = 0;
-  int chosen = -1;
-  for (int l = 0; l < L_; ++l) {
-    if (!open_[l]) continue;
-    chosen = l;  // the last open lab absorbs rounding at the top end
-    cumulative += v[l];
-    if (target < cumulative) break;
+  for (int l = 0; l < L_; ++l) v[l] = cumulative += v[l];
+  const double target = u * cumulative;
+  if (std::isnan(target)) return last_open_;  // as the loop this replaced did: no lab is below NaN
+  std::fill(v + L_, v + lp, std::numeric_limits<double>::infinity());  // padding: never below
+  using Count = std::int64_t __attribute__((vector_size(32)));
+  Count below = {0, 0, 0, 0};
+  for (std::size_t l = 0; l < lp; l += 4) {
+    Lanes c;
+    std::memcpy(&c, v + l, sizeof c);
+    below -= c <= target;  // -1 where true
   }
-  return chosen;
+  const auto count = static_cast<int>((below[0] + below[1]) + (below[2] + below[3]));
+  return count < L_ ? count : last_open_;
 }
 
 // Multinomial-logit choice among open labs, by inverse CDF of one uniform.

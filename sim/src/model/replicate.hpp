@@ -176,7 +176,7 @@ class Replicate {
   std::vector<double> tie_count_;                        // [1 + Lp] scratch
   double cliff_steps_ = 0, step_fraction_ = 0;
   std::int64_t cliff_steps_ceil_ = 0;
-  int first_uncapped_open_ = -1;
+  int first_uncapped_open_ = -1, last_open_ = -1;
 };
 
 }  // namespace talentsim::detail
