@@ -225,7 +225,7 @@ void Replicate::update_hazards(int l) {
 
 // Fresh clocks from step `start` for the researchers in batch_: their
 // words computed 16 at a time, their thresholds 4 at a time.
-void Replicate::start_clocks(std::int32_t start) {
+TALENTSIM_CLONES_FOR_AVX2 void Replicate::start_clocks(std::int32_t start) {
   if (start >= s_.steps) {
     for (const auto i : batch_) entry_step_[i] = kNoEntry;
     return;
