@@ -266,22 +266,27 @@ TEST(EntryClock, FiresWithTheGeometricLawOnBothSidesOfTheCliff) {
 }
 
 TEST(LogitChoice, InverseCdfSkipsClosedLabsAtBothEndsAndAtExactBoundaries) {
-  // Four labs, A and D closed; B and C alike in everything, so each open
+  // Five labs, A, D and E closed; B and C alike in everything, so each open
   // lab has weight 1 of 2 for the researcher at A (all tastes 0, the same
   // switching cost to both). u < 1/2 picks B, u >= 1/2 picks C: the
   // boundary itself goes up (the first lab whose cumulative weight
-  // exceeds u * total), and nothing picks a closed lab.
+  // exceeds u * total), and nothing picks a closed lab. Five labs leave
+  // three padding lanes in the vectors of eight. Search rates are 0, so
+  // nobody moves; C closes at step 1, and then everything picks B.
   const Scenario s = load_scenario_text(R"(
 name: cdf
 start: 2026-01-01
 end: 2026-02-01
-tiers: [{name: r, search_rate: 1, reputation: {median: 1, sigma: 0}}]
+tiers: [{name: r, search_rate: 0, reputation: {median: 1, sigma: 0}}]
 market: {switching_cost: 1}
 labs:
   - {name: A, headcount: {r: 1}, comp: {r: 1}, open: false}
   - {name: B, comp: {r: 1}}
   - {name: C, comp: {r: 1}}
   - {name: D, comp: {r: 1}, open: false}
+  - {name: E, comp: {r: 1}, open: false}
+events:
+  - {date: 2026-01-08, type: close, lab: C}
 )",
                                         "cdf.yaml");
   const Model model(s);
@@ -292,6 +297,11 @@ labs:
   EXPECT_EQ(r.pick_lab(0, 0.5), 2);
   EXPECT_EQ(r.pick_lab(0, std::nextafter(1.0, 0.0)), 2);
   EXPECT_EQ(r.pick_lab(0, 1.0), 2);  // u * total = total: the last open lab absorbs it
+  r.market_entry(0);
+  r.choose_all(0);
+  r.finish_step(0);
+  r.begin_step(1);
+  for (const double u : {0.0, 0.5, std::nextafter(1.0, 0.0), 1.0}) EXPECT_EQ(r.pick_lab(0, u), 1);
 }
 
 }  // namespace

@@ -239,6 +239,8 @@ class QuestionTracker : public MoveObserver {
     for (std::size_t q = 0; q < s_.questions.size(); ++q) {
       const Question& qu = s_.questions[q];
       researchers_ = researchers_ || qu.metric == Metric::Retention || qu.metric == Metric::Tenure;
+      if (qu.lab < -1 || qu.lab >= s_.lab_count())
+        throw InternalError("QuestionTracker: question lab out of range");
       if (counts_moves(qu.metric)) about_lab_[static_cast<std::size_t>(qu.lab + 1)].push_back(q);
     }
   }
@@ -261,8 +263,10 @@ class QuestionTracker : public MoveObserver {
   // Only the questions about `from` or `to` can count a move: a hire is a
   // move into the question's lab, a departure or a broken join one out of it.
   void on_move(int step, int researcher, int from, int to, int tier) override {
-    for (const int lab : {from, to})
-      for (const std::size_t q : about_lab_[static_cast<std::size_t>(lab + 1)])
+    for (const std::size_t q : about_lab_[static_cast<std::size_t>(from + 1)])
+      count_move(q, step, researcher, from, to, tier);
+    if (to != from)  // never equal for a move; were it, count once
+      for (const std::size_t q : about_lab_[static_cast<std::size_t>(to + 1)])
         count_move(q, step, researcher, from, to, tier);
     if (researchers_) {
       const auto i = static_cast<std::size_t>(researcher);

@@ -380,7 +380,7 @@ void Replicate::poach(const Event& e) {
     return e.from.empty() || std::find(e.from.begin(), e.from.end(), at) != e.from.end();
   };
   const auto take = static_cast<std::size_t>(std::max<std::int64_t>(0, e.count));
-  auto& best = poached_;  // a heap under `higher`: its front is the weakest kept
+  auto& best = poach_heap_;  // a heap under `higher`: its front is the weakest kept
   best.clear();
   if (take == 0) return;
   const auto n = static_cast<std::int32_t>(lab_.size());
@@ -660,7 +660,10 @@ TALENTSIM_CLONES_FOR_AVX2 int Replicate::pick_lab(std::int32_t i, double u) {
   double cumulative = 0;
   for (int l = 0; l < L_; ++l) v[l] = cumulative += v[l];
   const double target = u * cumulative;
-  if (std::isnan(target)) return last_open_;  // as the loop this replaced did: no lab is below NaN
+  // A NaN weight makes the total NaN, and every `c <= NaN` is false: the
+  // count would be 0, lab 0, perhaps closed. The loop this replaced fell
+  // through to the last open lab; so does this.
+  if (std::isnan(target)) return last_open_;
   std::fill(v + L_, v + lp, std::numeric_limits<double>::infinity());  // padding: never below
   using Count = std::int64_t __attribute__((vector_size(32)));
   Count below = {0, 0, 0, 0};

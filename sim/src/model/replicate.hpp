@@ -163,7 +163,7 @@ class Replicate {
   std::vector<double> hazard_;  // [L][K][before cliff]
 
   // Per step.
-  std::vector<std::int32_t> flagged_, moved_now_, moved_prev_, on_market_, reclock_, poached_;
+  std::vector<std::int32_t> flagged_, moved_now_, moved_prev_, on_market_, reclock_, poach_heap_;
   std::vector<Offer> offers_;
   // Researchers whose draws are computed together, and those draws.
   std::vector<std::int32_t> batch_;
@@ -176,6 +176,9 @@ class Replicate {
   std::vector<double> tie_count_;                        // [1 + Lp] scratch
   double cliff_steps_ = 0, step_fraction_ = 0;
   std::int64_t cliff_steps_ceil_ = 0;
+  // This step's first open lab without a capacity (where the displaced
+  // go when rejected) and last open lab (which absorbs rounding at the top
+  // of the logit's CDF), set in begin_step after the events; -1 if none.
   int first_uncapped_open_ = -1, last_open_ = -1;
 };
 
