@@ -97,6 +97,23 @@ Replicate::Replicate(const Model& model, std::uint64_t seed, std::int64_t replic
   restart(seed, replicate, observer);
 }
 
+// Fresh clocks from step `start` for the researchers in batch_: their
+// words computed 16 at a time, their thresholds 4 at a time. Defined
+// before its first use: Clang refuses to make a function multiversioned
+// (target_clones) after a call to it.
+TALENTSIM_CLONES_FOR_AVX2 void Replicate::start_clocks(std::int32_t start) {
+  if (start >= s_.steps) {
+    for (const auto i : batch_) entry_step_[i] = kNoEntry;
+    return;
+  }
+  draw_batch(Purpose::Entry, static_cast<std::uint32_t>(start));
+  const std::size_t n = batch_.size();
+  thresholds_.resize(n);
+  for (std::size_t b = 0; b < n; ++b) thresholds_[b] = open_unit_interval(batch_words_[2 * b]);
+  exponentials_in_place(thresholds_.data(), n);
+  for (std::size_t b = 0; b < n; ++b) schedule(batch_[b], start, thresholds_[b]);
+}
+
 void Replicate::restart(std::uint64_t seed, std::int64_t replicate, MoveObserver* observer,
                         const std::atomic<bool>* cancel) {
   streams_ = Streams(seed, static_cast<std::uint64_t>(replicate));
@@ -221,21 +238,6 @@ void Replicate::update_hazards(int l) {
     hazard_[lk(l, k) * 2 + 0] = h;
     hazard_[lk(l, k) * 2 + 1] = h * cliff_factor_[l];
   }
-}
-
-// Fresh clocks from step `start` for the researchers in batch_: their
-// words computed 16 at a time, their thresholds 4 at a time.
-TALENTSIM_CLONES_FOR_AVX2 void Replicate::start_clocks(std::int32_t start) {
-  if (start >= s_.steps) {
-    for (const auto i : batch_) entry_step_[i] = kNoEntry;
-    return;
-  }
-  draw_batch(Purpose::Entry, static_cast<std::uint32_t>(start));
-  const std::size_t n = batch_.size();
-  thresholds_.resize(n);
-  for (std::size_t b = 0; b < n; ++b) thresholds_[b] = open_unit_interval(batch_words_[2 * b]);
-  exponentials_in_place(thresholds_.data(), n);
-  for (std::size_t b = 0; b < n; ++b) schedule(batch_[b], start, thresholds_[b]);
 }
 
 // The first two words of (who, purpose, index) for everyone in batch_.
