@@ -53,13 +53,20 @@ using LaneBits = std::uint64_t __attribute__((vector_size(32)));
 #define TALENTSIM_CLONES_FOR_AVX2
 #endif
 
+// The bits of a double, or of four.
+template <class Real>
+using BitsOf = std::conditional_t<std::is_same_v<Real, double>, std::uint64_t, LaneBits>;
+
+// ln 2 in two parts: the high one has its low 32 bits zero, so that n * hi
+// is exact for the integers n both kernels multiply it by.
+inline constexpr double kLn2Hi = 6.93147180369123816490e-01;
+inline constexpr double kLn2Lo = 1.90821492927058770002e-10;
+
 // x = exp(x) for one double or for four.
 template <class Real>
 [[gnu::always_inline]] inline void exp_nonpositive_in_place(Real& x) {
-  using Bits = std::conditional_t<std::is_same_v<Real, double>, std::uint64_t, LaneBits>;
+  using Bits = BitsOf<Real>;
   constexpr double kLog2e = 1.4426950408889634;
-  constexpr double kLn2Hi = 6.93147180369123816490e-01;  // low 32 bits zero: n * hi exact
-  constexpr double kLn2Lo = 1.90821492927058770002e-10;
   constexpr double kShift = 0x1.8p52;  // adding it rounds to an integer in the low bits
   x = x > 0 ? 0 : x;
   const auto underflow = x < -708.0;
@@ -86,9 +93,7 @@ template <class Real>
 // x = log(x) for one double or for four, each normal and in (0, 1].
 template <class Real>
 [[gnu::always_inline]] inline void log_unit_in_place(Real& x) {
-  using Bits = std::conditional_t<std::is_same_v<Real, double>, std::uint64_t, LaneBits>;
-  constexpr double kLn2Hi = 6.93147180369123816490e-01;  // low 32 bits zero: e * hi exact
-  constexpr double kLn2Lo = 1.90821492927058770002e-10;
+  using Bits = BitsOf<Real>;
   constexpr double kSqrt2 = 1.4142135623730951;
   const Bits bits = __builtin_bit_cast(Bits, x);
   // The biased exponent as a double, through the bits of 2^52 + it.
