@@ -41,17 +41,25 @@ const Ziggurat& ziggurat() {
 
 // A draw's first step with word w: the abscissa x in layer i (the low 8
 // bits), accepted at once if it falls inside the layer's rectangle, and the
-// sign (bit 8).
+// sign (bit 8), as a mask for the sign bit of a double.
 struct FirstStep {
   int i;
   double x;
-  bool inside, negative;
+  bool inside;
+  std::uint64_t sign;
 };
 
 FirstStep first_step(const Ziggurat& z, std::uint64_t w) {
   const int i = static_cast<int>(w & 0xff);
   const double x = unit_interval(w) * z.x[i];
-  return {i, x, x < z.x[i + 1], ((w >> 8) & 1) != 0};
+  return {i, x, x < z.x[i + 1], (w >> 8 & 1) << 63};
+}
+
+// x with the sign of the draw: -x exactly when the sign bit is set, as
+// negation would give, but without a branch (the sign is a fair coin, so a
+// branch on it is mispredicted half the time).
+double with_sign(double x, std::uint64_t sign) {
+  return __builtin_bit_cast(double, __builtin_bit_cast(std::uint64_t, x) ^ sign);
 }
 
 }  // namespace
@@ -59,8 +67,8 @@ FirstStep first_step(const Ziggurat& z, std::uint64_t w) {
 double standard_normal(WordStream& words) {
   const Ziggurat& z = ziggurat();
   for (;;) {
-    const auto [i, x, inside, negative] = first_step(z, words.next());
-    if (inside) return negative ? -x : x;
+    const auto [i, x, inside, sign] = first_step(z, words.next());
+    if (inside) return with_sign(x, sign);
     if (i == 0) {
       // The tail beyond r (Marsaglia 1964).
       double a, b;
@@ -68,11 +76,11 @@ double standard_normal(WordStream& words) {
         a = -std::log(words.open01()) / kTailStart;
         b = -std::log(words.open01());
       } while (b + b < a * a);
-      return negative ? -(kTailStart + a) : kTailStart + a;
+      return with_sign(kTailStart + a, sign);
     }
     // A wedge: accept under the density.
     const double y = z.f[i] + words.open01() * (z.f[i + 1] - z.f[i]);
-    if (y < density(x)) return negative ? -x : x;
+    if (y < density(x)) return with_sign(x, sign);
   }
 }
 
@@ -82,7 +90,7 @@ bool standard_normals_one_word_each(const std::uint64_t* words, int count, doubl
   for (int j = 0; j < count; ++j) {
     const auto step = first_step(z, words[j]);
     inside &= step.inside;
-    out[j] = step.negative ? -step.x : step.x;
+    out[j] = with_sign(step.x, step.sign);
   }
   return inside;
 }
