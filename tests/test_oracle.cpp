@@ -58,6 +58,8 @@ events:
 // away go to Pool, the first open lab without a capacity (Other is later in
 // file order). Then Pool closes (its rejected go to Other), then Other
 // closes, leaving only capped labs: its rejected staff leave every lab.
+// Two named researchers, one from nowhere, are moved into the full labs:
+// forced moves ignore capacity, and count in the step's headcount H_l.
 constexpr const char* kCapacityClose = R"(
 name: capacity-close
 start: 2026-01-01
@@ -82,8 +84,13 @@ labs:
      comp: {junior: 350K, senior: 1M, star: 4M}, prestige: 0.4, openness: 0.9}
   - {name: Doomed, headcount: {junior: 60, senior: 20, star: 2},
      comp: {junior: 300K, senior: 900K, star: 3M}, prestige: 0.3}
+researchers:
+  - {name: Hire1, tier: star, lab: Other}
+  - {name: Hire2, tier: senior}
 events:
   - {date: 2026-03-15, type: close, lab: Doomed}
+  - {date: 2026-04-20, type: move, researcher: Hire1, lab: Big}
+  - {date: 2026-04-20, type: move, researcher: Hire2, lab: Mid}
   - {date: 2026-05-06, type: close, lab: Pool}
   - {date: 2026-06-10, type: close, lab: Other}
 )";
