@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,8 @@ struct Case {
   const char* yaml;
   std::int64_t replicates;  // per implementation
 };
+// Failure messages name the scenario rather than dumping its bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 // Vesting cliff, per-lab cliff factors overriding the market's, lab
 // attrition, and a mid-run policy that changes attrition and the cliff factor.
@@ -189,12 +192,38 @@ labs:
   - {name: D, headcount: {junior: 60, star: 3}, comp: {junior: 300K, star: 2M}}
 )";
 
+// Small labs with many ties mostly within them, so that a researcher often
+// follows the same colleague twice (ties are drawn with replacement) and
+// follows several movers at once: following counts ties, each pulling
+// independently. A lone star's within-lab ties go to anyone. step_days 5.
+constexpr const char* kTightTies = R"(
+name: tight-ties
+start: 2026-01-01
+end: 2026-10-28
+step_days: 5
+tiers:
+  - {name: junior, search_rate: 2.0, reputation: {median: 1, sigma: 0.5}}
+  - {name: star, search_rate: 1.0, reputation: {median: 10, sigma: 0.5}}
+tastes:
+  comp: {mean: 1.0, sd: 0.5}
+  prestige: {mean: 0.5, sd: 1.0}
+  magnet: {mean: 1.0, sd: 0.5}
+market: {switching_cost: 1.5, peer_magnet: 2.0, follow_prob: 0.3}
+network: {degree: 8, within_lab: 0.9}
+labs:
+  - {name: A, headcount: {junior: 20, star: 2}, comp: {junior: 300K, star: 2M}}
+  - {name: B, headcount: {junior: 15, star: 1}, comp: {junior: 320K, star: 2.2M}, prestige: 0.3}
+  - {name: C, headcount: {junior: 25, star: 1}, comp: {junior: 280K, star: 1.8M}}
+  - {name: Solo, headcount: {star: 1}, comp: {junior: 300K, star: 3M}}
+)";
+
 const Case kCases[] = {
     {"cliff_policy", kCliffPolicy, 2000},
     {"capacity_close", kCapacityClose, 2000},
     {"found_move_follow", kFoundMoveFollow, 2000},
     {"poach_pay", kPoachPay, 2000},
     {"magnets", kMagnets, 2000},
+    {"tight_ties", kTightTies, 4000},
 };
 constexpr int kCaseCount = sizeof(kCases) / sizeof(kCases[0]);
 
