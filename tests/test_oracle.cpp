@@ -63,6 +63,9 @@ events:
 // closes, leaving only capped labs: its rejected staff leave every lab.
 // Two named researchers, one from nowhere, are moved into the full labs:
 // forced moves ignore capacity, and count in the step's headcount H_l.
+// Stranded is moved into Other just before it closes: per the README's
+// reading, a forced mover stays off the market for that step, so they stay
+// in the closed lab until their own search takes them out.
 constexpr const char* kCapacityClose = R"(
 name: capacity-close
 start: 2026-01-01
@@ -90,11 +93,13 @@ labs:
 researchers:
   - {name: Hire1, tier: star, lab: Other}
   - {name: Hire2, tier: senior}
+  - {name: Stranded, tier: star, reputation: 100}
 events:
   - {date: 2026-03-15, type: close, lab: Doomed}
   - {date: 2026-04-20, type: move, researcher: Hire1, lab: Big}
   - {date: 2026-04-20, type: move, researcher: Hire2, lab: Mid}
   - {date: 2026-05-06, type: close, lab: Pool}
+  - {date: 2026-06-10, type: move, researcher: Stranded, lab: Other}
   - {date: 2026-06-10, type: close, lab: Other}
 )";
 
@@ -136,7 +141,9 @@ events:
 // Pay and prestige: a comp event for some tiers, a raise with a funding
 // elasticity, a prestige event with star-power feedback in prestige, and
 // poaching: restricted by tiers and source lab, unrestricted, and two labs
-// poaching in the same step (a target of both sees both offers).
+// poaching in the same step (a target of both sees both offers). Ace, by
+// far the highest reputation, is moved just before those two poaches, so
+// (README) neither may pick Ace.
 constexpr const char* kPoachPay = R"(
 name: poach-pay
 start: 2026-01-01
@@ -157,12 +164,15 @@ labs:
      comp: {junior: 420K, senior: 1.1M, star: 5M}, funding: 5B, prestige: 0.7}
   - {name: C, headcount: {junior: 80, senior: 20, star: 3},
      comp: {junior: 300K, senior: 900K, star: 3M}, prestige: 0.4, openness: 0.9}
+researchers:
+  - {name: Ace, tier: star, lab: A, reputation: 500}
 events:
   - {date: 2026-02-10, type: comp, lab: B, factor: 1.6, tiers: [senior, star]}
   - {date: 2026-04-01, type: raise, lab: A, amount: 90B}
   - {date: 2026-05-01, type: poach, lab: C, count: 8, tiers: [senior, star], from: [A],
      offer_factor: 4.0}
   - {date: 2026-07-01, type: prestige, lab: C, delta: 0.8}
+  - {date: 2026-08-01, type: move, researcher: Ace, lab: C}
   - {date: 2026-08-01, type: poach, lab: B, count: 6, offer_factor: 2.5}
   - {date: 2026-08-01, type: poach, lab: A, count: 3, tiers: [star], offer_factor: 3.0}
 )";
