@@ -141,7 +141,8 @@ events:
 // Pay and prestige: a comp event for some tiers, a raise with a funding
 // elasticity, a prestige event with star-power feedback in prestige, and
 // poaching: restricted by tiers and source lab, unrestricted, and two labs
-// poaching in the same step (a target of both sees both offers). Ace, by
+// poaching in the same step: B's top 20 of A and C include C's top stars,
+// whom A poaches too, so they see both offers at once. Ace, by
 // far the highest reputation, is moved just before those two poaches, so
 // (README) neither may pick Ace.
 constexpr const char* kPoachPay = R"(
@@ -162,7 +163,7 @@ labs:
      comp: {junior: 400K, senior: 1.2M, star: 6M}, funding: 10B, prestige: 0.8}
   - {name: B, headcount: {junior: 90, senior: 30, star: 4},
      comp: {junior: 420K, senior: 1.1M, star: 5M}, funding: 5B, prestige: 0.7}
-  - {name: C, headcount: {junior: 80, senior: 20, star: 3},
+  - {name: C, headcount: {junior: 80, senior: 20, star: 5},
      comp: {junior: 300K, senior: 900K, star: 3M}, prestige: 0.4, openness: 0.9}
 researchers:
   - {name: Ace, tier: star, lab: A, reputation: 500}
@@ -173,8 +174,8 @@ events:
      offer_factor: 4.0}
   - {date: 2026-07-01, type: prestige, lab: C, delta: 0.8}
   - {date: 2026-08-01, type: move, researcher: Ace, lab: C}
-  - {date: 2026-08-01, type: poach, lab: B, count: 6, offer_factor: 2.5}
-  - {date: 2026-08-01, type: poach, lab: A, count: 3, tiers: [star], offer_factor: 3.0}
+  - {date: 2026-08-01, type: poach, lab: B, count: 20, offer_factor: 2.5}
+  - {date: 2026-08-01, type: poach, lab: A, count: 3, tiers: [star], from: [C], offer_factor: 3.0}
 )";
 
 // Star magnet where it matters most: labs with one to three stars, so a
