@@ -52,9 +52,10 @@ class Cluster {
                   const TaggedReplicateConsumer& consume, const ProgressCallback& progress);
 
   int rank_ = 0, size_ = 1;
-  bool mpi_ = false;        // MPI was initialised
-  bool cut_short_ = false;  // a distribution ended by an exception
-  std::uint64_t job_ = 0;   // distributions so far
+  // Used only in a build with MPI (Clang warns about them otherwise).
+  [[maybe_unused]] bool mpi_ = false;        // MPI was initialised
+  [[maybe_unused]] bool cut_short_ = false;  // a distribution ended by an exception
+  [[maybe_unused]] std::uint64_t job_ = 0;   // distributions so far
 };
 
 // run_ensembles (ensemble.hpp), spread over the ranks of the process's
