@@ -441,7 +441,7 @@ TEST(Invariants, ResearchersAreNeverCreatedOrLost) {
     for (const auto& n : s.researchers)
       if (n.lab >= 0) ++previous[static_cast<std::size_t>(n.lab) * r.shape.tiers + n.tier];
     for (int t = 0; t < r.shape.steps; ++t) {
-      std::int64_t in_labs = 0, moves_in = 0, moves_out = 0;
+      std::int64_t in_labs = 0;
       for (int l = 0; l < r.shape.labs; ++l)
         for (int k = 0; k < r.shape.tiers; ++k) {
           const auto cell = static_cast<std::size_t>(l) * r.shape.tiers + k;
@@ -450,8 +450,6 @@ TEST(Invariants, ResearchersAreNeverCreatedOrLost) {
           ASSERT_GE(h, 0);
           previous[cell] = h;
           in_labs += h;
-          moves_in += r.hires[r.tlk(t, l, k)];
-          moves_out += r.departures[r.tlk(t, l, k)];
         }
       std::int64_t nowhere = 0;
       for (int n = 0; n < r.shape.named; ++n) nowhere += r.named_lab[r.tn(t, n)] < 0;
