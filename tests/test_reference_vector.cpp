@@ -1,39 +1,53 @@
 // The public test vector of MODEL.md: every_key.yaml run for as many
 // replicates as the reference, each statistic compared with the independent
-// implementation within 4 combined standard errors.
+// implementation within 4 combined standard errors. Run by the engine, and
+// by the plain oracle of test_oracle (oracle_model.hpp): the oracle is the
+// yardstick there, so it is checked here against a third implementation.
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <memory>
 
+#include "oracle_model.hpp"
 #include "test_util.hpp"
 
 namespace talentsim::test {
 namespace {
 
-struct Reference {
-  double mean, se;
-};
+enum class Implementation { kEngine, kOracle };
 
-class ReferenceVector : public ::testing::Test {
+class ReferenceVector : public ::testing::TestWithParam<Implementation> {
  protected:
   static void SetUpTestSuite() {
     scenario_ = new Scenario(load_scenario_file(data_path("every_key.yaml")));
     expected_ = new YAML::Node(YAML::LoadFile(data_path("every_key.expected.yaml").string()));
+  }
+  static void TearDownTestSuite() {
+    for (auto& r : results_) r.reset();
+    delete expected_;
+    delete scenario_;
+  }
+
+  // This implementation's replicates, run by the first test that asks.
+  const std::vector<ReplicateResult>& results() const {
+    auto& cached = results_[static_cast<int>(GetParam())];
+    if (cached) return *cached;
     auto replicates = (*expected_)["replicates"].as<std::int64_t>();
     std::uint64_t seed = scenario_->seed;
     // For investigating: TALENTSIM_REFERENCE_SEED / _REPLICATES change the run.
     if (const char* e = std::getenv("TALENTSIM_REFERENCE_SEED")) seed = std::stoull(e);
     if (const char* e = std::getenv("TALENTSIM_REFERENCE_REPLICATES")) replicates = std::stoll(e);
-    const Model model(*scenario_);
-    results_ = new std::vector<ReplicateResult>(run_all(model, replicates, seed));
-  }
-  static void TearDownTestSuite() {
-    delete results_;
-    delete expected_;
-    delete scenario_;
+    cached = std::make_unique<std::vector<ReplicateResult>>();
+    if (GetParam() == Implementation::kEngine) {
+      *cached = run_all(Model(*scenario_), replicates, seed);
+    } else {
+      for (std::int64_t r = 0; r < replicates; ++r)
+        cached->push_back(oracle::run_oracle(*scenario_, seed, r));
+    }
+    return *cached;
   }
 
   int lab(const std::string& name) const {
@@ -53,31 +67,41 @@ class ReferenceVector : public ::testing::Test {
   template <class F>
   void check(const std::string& what, const YAML::Node& ref, F f) const {
     MeanSe m;
-    for (const auto& r : *results_) m.add(f(r));
+    for (const auto& r : results()) m.add(f(r));
     const double ref_mean = ref[0].as<double>(), ref_se = ref[1].as<double>();
     const double se = std::sqrt(m.se() * m.se() + ref_se * ref_se);
     if (se == 0) {
       EXPECT_NEAR(m.mean(), ref_mean, 1e-12) << what;
     } else {
       if (std::getenv("TALENTSIM_SHOW_Z"))
-        std::printf("%-40s talentsim %10.4f +- %7.4f  reference %10.4f +- %7.4f  z = %+.2f\n",
-                    what.c_str(), m.mean(), m.se(), ref_mean, ref_se, (m.mean() - ref_mean) / se);
+        std::printf("%-40s %s %10.4f +- %7.4f  reference %10.4f +- %7.4f  z = %+.2f\n",
+                    what.c_str(), name(), m.mean(), m.se(), ref_mean, ref_se,
+                    (m.mean() - ref_mean) / se);
       EXPECT_LT(std::abs(m.mean() - ref_mean), 4 * se)
-          << what << ": talentsim " << m.mean() << " +- " << m.se() << ", reference " << ref_mean
-          << " +- " << ref_se << " (z = " << (m.mean() - ref_mean) / se << ")";
+          << what << ": " << name() << " " << m.mean() << " +- " << m.se() << ", reference "
+          << ref_mean << " +- " << ref_se << " (z = " << (m.mean() - ref_mean) / se << ")";
     }
   }
 
+  const char* name() const { return GetParam() == Implementation::kEngine ? "engine" : "oracle"; }
+
   static Scenario* scenario_;
   static YAML::Node* expected_;
-  static std::vector<ReplicateResult>* results_;
+  static std::unique_ptr<std::vector<ReplicateResult>> results_[2];
 };
 
 Scenario* ReferenceVector::scenario_ = nullptr;
 YAML::Node* ReferenceVector::expected_ = nullptr;
-std::vector<ReplicateResult>* ReferenceVector::results_ = nullptr;
+std::unique_ptr<std::vector<ReplicateResult>> ReferenceVector::results_[2];
 
-TEST_F(ReferenceVector, EndHeadcountByLabAndTier) {
+std::string implementation_name(const ::testing::TestParamInfo<Implementation>& info) {
+  return info.param == Implementation::kEngine ? "engine" : "oracle";
+}
+
+// The oracle answers no forecast questions (test_questions checks them).
+class ReferenceVectorQuestions : public ReferenceVector {};
+
+TEST_P(ReferenceVector, EndHeadcountByLabAndTier) {
   for (const auto& l : (*expected_)["end_headcount"])
     for (const auto& k : l.second) {
       const int li = lab(l.first.Scalar()), ki = tier(k.first.Scalar());
@@ -87,7 +111,7 @@ TEST_F(ReferenceVector, EndHeadcountByLabAndTier) {
     }
 }
 
-TEST_F(ReferenceVector, HiresAndDeparturesOverTheRun) {
+TEST_P(ReferenceVector, HiresAndDeparturesOverTheRun) {
   for (const char* key : {"hires_total", "departures_total"}) {
     const bool hires = std::string(key) == "hires_total";
     for (const auto& l : (*expected_)[key]) {
@@ -103,7 +127,7 @@ TEST_F(ReferenceVector, HiresAndDeparturesOverTheRun) {
   }
 }
 
-TEST_F(ReferenceVector, EndStarPowerShare) {
+TEST_P(ReferenceVector, EndStarPowerShare) {
   for (const auto& l : (*expected_)["end_star_power_share"]) {
     const int li = lab(l.first.Scalar());
     check("end_star_power_share " + l.first.Scalar(), l.second, [&](const ReplicateResult& r) {
@@ -114,7 +138,7 @@ TEST_F(ReferenceVector, EndStarPowerShare) {
   }
 }
 
-TEST_F(ReferenceVector, FlowsBetweenLabs) {
+TEST_P(ReferenceVector, FlowsBetweenLabs) {
   for (const auto& f : (*expected_)["flows_total"]) {
     const std::string key = f.first.Scalar();
     const auto arrow = key.find("->");
@@ -127,7 +151,7 @@ TEST_F(ReferenceVector, FlowsBetweenLabs) {
   }
 }
 
-TEST_F(ReferenceVector, QuestionValuesAndProbabilities) {
+TEST_P(ReferenceVectorQuestions, QuestionValuesAndProbabilities) {
   for (std::size_t q = 0; q < scenario_->questions.size(); ++q) {
     const Question& question = scenario_->questions[q];
     check("question_value " + question.id, (*expected_)["question_value"][question.id],
@@ -138,6 +162,12 @@ TEST_F(ReferenceVector, QuestionValuesAndProbabilities) {
           });
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Implementations, ReferenceVector,
+                         ::testing::Values(Implementation::kEngine, Implementation::kOracle),
+                         implementation_name);
+INSTANTIATE_TEST_SUITE_P(Engine, ReferenceVectorQuestions,
+                         ::testing::Values(Implementation::kEngine), implementation_name);
 
 }  // namespace
 }  // namespace talentsim::test
