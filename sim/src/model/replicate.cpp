@@ -53,7 +53,7 @@ std::int32_t first_entry_step(std::int64_t start, double threshold, double hazar
   // that the conversion is always defined.
   const double j = std::floor(threshold / hazard_after);
   const double left = static_cast<double>(steps - s);
-  const auto at = static_cast<std::int32_t>(s + static_cast<std::int64_t>(std::min(j, left)));
+  const auto at = static_cast<std::int32_t>(s + static_cast<std::int64_t>(std::min(left, j)));
   return j < left ? at : kNoEntry;
 }
 
