@@ -103,7 +103,9 @@ inline ReplicateResult run_oracle(const Scenario& s, std::uint64_t seed, std::in
     people.push_back(p);
   }
   const int P = static_cast<int>(people.size());
-  const int tenure_span = static_cast<int>(std::floor(4 * 365.25 / D));  // n of section 3
+  // n of section 3; at least 1, so that steps longer than four years give
+  // tenure 0 (README reading) rather than an empty range.
+  const int tenure_span = std::max(1, static_cast<int>(std::floor(4 * 365.25 / D)));
   for (auto& p : people) {
     const Tier& tier = s.tiers[p.tier];
     // Reputation ~ LogNormal(ln median, sigma), unless a named one fixes it.

@@ -65,7 +65,10 @@ events:
 // forced moves ignore capacity, and count in the step's headcount H_l.
 // Stranded is moved into Other just before it closes: per the README's
 // reading, a forced mover stays off the market for that step, so they stay
-// in the closed lab until their own search takes them out.
+// in the closed lab until their own search takes them out. Prestige
+// feedback: Stranded's star power in the closed Other stays in the share's
+// denominator (README). Also a move to where one already is (not a move)
+// and a policy that sets openness.
 constexpr const char* kCapacityClose = R"(
 name: capacity-close
 start: 2026-01-01
@@ -78,7 +81,7 @@ tastes:
   comp: {mean: 1.5, sd: 0.5}
   prestige: {mean: 1.0, sd: 0.5}
   openness: {mean: 0.5, sd: 1.0}
-market: {switching_cost: 0.5}
+market: {switching_cost: 0.5, prestige_feedback: 2.0}
 labs:
   - {name: Pool, headcount: {junior: 60, senior: 20, star: 1},
      comp: {junior: 150K, senior: 300K, star: 1M}, prestige: -0.5}
@@ -95,6 +98,8 @@ researchers:
   - {name: Hire2, tier: senior}
   - {name: Stranded, tier: star, reputation: 100}
 events:
+  - {date: 2026-02-01, type: move, researcher: Hire1, lab: Other}
+  - {date: 2026-02-01, type: policy, lab: Mid, openness: 0.1}
   - {date: 2026-03-15, type: close, lab: Doomed}
   - {date: 2026-04-20, type: move, researcher: Hire1, lab: Big}
   - {date: 2026-04-20, type: move, researcher: Hire2, lab: Mid}
@@ -144,7 +149,10 @@ events:
 // poaching in the same step: B's top 20 of A and C include C's top stars,
 // whom A poaches too, so they see both offers at once. Ace, by
 // far the highest reputation, is moved just before those two poaches, so
-// (README) neither may pick Ace.
+// (README) neither may pick Ace. A poaches C's top two stars a second time
+// in that step, at a lower offer, which stands (README). Also a comp event
+// for every tier, and a raise for C, which declared no funding: its pay
+// does not follow funding (f = 1 when F(0) = 0).
 constexpr const char* kPoachPay = R"(
 name: poach-pay
 start: 2026-01-01
@@ -169,13 +177,16 @@ researchers:
   - {name: Ace, tier: star, lab: A, reputation: 500}
 events:
   - {date: 2026-02-10, type: comp, lab: B, factor: 1.6, tiers: [senior, star]}
+  - {date: 2026-03-01, type: comp, lab: C, factor: 1.3}
   - {date: 2026-04-01, type: raise, lab: A, amount: 90B}
+  - {date: 2026-04-01, type: raise, lab: C, amount: 50B}
   - {date: 2026-05-01, type: poach, lab: C, count: 8, tiers: [senior, star], from: [A],
      offer_factor: 4.0}
   - {date: 2026-07-01, type: prestige, lab: C, delta: 0.8}
   - {date: 2026-08-01, type: move, researcher: Ace, lab: C}
   - {date: 2026-08-01, type: poach, lab: B, count: 20, offer_factor: 2.5}
   - {date: 2026-08-01, type: poach, lab: A, count: 3, tiers: [star], from: [C], offer_factor: 3.0}
+  - {date: 2026-08-01, type: poach, lab: A, count: 2, tiers: [star], from: [C], offer_factor: 1.5}
 )";
 
 // Star magnet where it matters most: labs with one to three stars, so a
@@ -228,6 +239,27 @@ labs:
   - {name: Solo, headcount: {star: 1}, comp: {junior: 300K, star: 3M}}
 )";
 
+// Quarterly steps and a cliff of 1.5 steps: tenure runs 0..15, and tenure
+// 1 is before the cliff only because the cliff is not rounded (README);
+// with entry this frequent, a sixteenth of everyone starts at tenure 1.
+constexpr const char* kCoarseSteps = R"(
+name: coarse-steps
+start: 2026-01-01
+end: 2028-01-01
+step_days: 91
+tiers:
+  - {name: junior, search_rate: 2.0, reputation: {median: 1, sigma: 0.5}}
+  - {name: star, search_rate: 1.5, reputation: {median: 10, sigma: 0.5}}
+tastes:
+  comp: {mean: 1.0, sd: 0.5}
+  prestige: {mean: 0.5, sd: 1.0}
+market: {switching_cost: 1.0, cliff_years: 0.375, cliff_factor: 0.1}
+labs:
+  - {name: A, headcount: {junior: 150, star: 8}, comp: {junior: 300K, star: 2M}}
+  - {name: B, headcount: {junior: 120, star: 6}, comp: {junior: 330K, star: 2.2M}, prestige: 0.3}
+  - {name: C, headcount: {junior: 100, star: 4}, comp: {junior: 280K, star: 1.8M}, attrition: 1.5}
+)";
+
 const Case kCases[] = {
     {"cliff_policy", kCliffPolicy, 2000},
     {"capacity_close", kCapacityClose, 2000},
@@ -235,14 +267,15 @@ const Case kCases[] = {
     {"poach_pay", kPoachPay, 2000},
     {"magnets", kMagnets, 2000},
     {"tight_ties", kTightTies, 4000},
+    {"coarse_steps", kCoarseSteps, 2000},
 };
 constexpr int kCaseCount = sizeof(kCases) / sizeof(kCases[0]);
 
 // The family-wise false-alarm rate of this whole executable: with a correct
 // engine and oracle, the chance that any comparison fails for a random pair
 // of seeds is at most kAlpha (Bonferroni: kAlpha is split equally between
-// the scenarios, then between the statistics of each). With about 45-75
-// statistics per scenario this asks |z| <= 4.55..4.73. The z test takes the
+// the scenarios, then between the statistics of each). With 35 to 100
+// statistics per scenario this asks |z| <= 4.61..4.77. The z test takes the
 // difference of means as normal, which 2,000 or more replicates a side make
 // good even for the rarer counts; the replicates (2,000, and 4,000 for the
 // smallest scenario) keep the whole executable near 12 s in Release and
@@ -307,6 +340,16 @@ std::vector<Statistic> statistics(const Scenario& s, const ReplicateResult& r) {
       out.push_back({"named " + s.researchers[n].name + " ends at " + (l < 0 ? "nowhere" : lab(l)),
                      double(r.named_lab[r.tn(T - 1, n)] == l)});
   out.push_back({"market decisions", double(r.market_decisions)});
+  // Second moments of a few counts, so that a change in spread with the
+  // same mean (draws shared between researchers, cascades that clump
+  // differently) shows too.
+  out.push_back(
+      {"market decisions squared", double(r.market_decisions) * double(r.market_decisions)});
+  for (int l = 0; l < L; ++l) {
+    double h = 0;
+    for (int k = 0; k < K; ++k) h += r.headcount[r.tlk(T - 1, l, k)];
+    out.push_back({"end headcount " + lab(l) + " squared", h * h});
+  }
   return out;
 }
 
