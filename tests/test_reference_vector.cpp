@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <ostream>
 
 #include "oracle_model.hpp"
 #include "test_util.hpp"
@@ -18,6 +19,10 @@ namespace talentsim::test {
 namespace {
 
 enum class Implementation { kEngine, kOracle };
+// Names the parameter in test names and ctest's list, instead of its bytes.
+void PrintTo(Implementation i, std::ostream* os) {
+  *os << (i == Implementation::kEngine ? "engine" : "oracle");
+}
 
 class ReferenceVector : public ::testing::TestWithParam<Implementation> {
  protected:
