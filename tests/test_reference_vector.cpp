@@ -19,10 +19,9 @@ namespace talentsim::test {
 namespace {
 
 enum class Implementation { kEngine, kOracle };
-// Names the parameter in test names and ctest's list, instead of its bytes.
-void PrintTo(Implementation i, std::ostream* os) {
-  *os << (i == Implementation::kEngine ? "engine" : "oracle");
-}
+const char* name_of(Implementation i) { return i == Implementation::kEngine ? "engine" : "oracle"; }
+// Names the parameter in ctest's list, instead of its bytes.
+void PrintTo(Implementation i, std::ostream* os) { *os << name_of(i); }
 
 class ReferenceVector : public ::testing::TestWithParam<Implementation> {
  protected:
@@ -88,7 +87,7 @@ class ReferenceVector : public ::testing::TestWithParam<Implementation> {
     }
   }
 
-  const char* name() const { return GetParam() == Implementation::kEngine ? "engine" : "oracle"; }
+  const char* name() const { return name_of(GetParam()); }
 
   static Scenario* scenario_;
   static YAML::Node* expected_;
@@ -100,7 +99,7 @@ YAML::Node* ReferenceVector::expected_ = nullptr;
 std::unique_ptr<std::vector<ReplicateResult>> ReferenceVector::results_[2];
 
 std::string implementation_name(const ::testing::TestParamInfo<Implementation>& info) {
-  return info.param == Implementation::kEngine ? "engine" : "oracle";
+  return name_of(info.param);
 }
 
 // The oracle answers no forecast questions (test_questions checks them).
