@@ -305,15 +305,17 @@ std::vector<Statistic> statistics(const Scenario& s, const ReplicateResult& r) {
   std::vector<Statistic> out;
   const auto& lab = [&](int l) { return s.labs[l].name; };
   const auto& tier = [&](int k) { return s.tiers[k].name; };
+  const auto lab_headcount = [&](int t, int l) {
+    double h = 0;
+    for (int k = 0; k < K; ++k) h += r.headcount[r.tlk(t, l, k)];
+    return h;
+  };
   for (int l = 0; l < L; ++l)
     for (int k = 0; k < K; ++k)
       out.push_back(
           {"end headcount " + lab(l) + "/" + tier(k), double(r.headcount[r.tlk(T - 1, l, k)])});
-  for (int l = 0; l < L; ++l) {
-    double h = 0;
-    for (int k = 0; k < K; ++k) h += r.headcount[r.tlk(T / 2, l, k)];
-    out.push_back({"mid-run headcount " + lab(l), h});
-  }
+  for (int l = 0; l < L; ++l)
+    out.push_back({"mid-run headcount " + lab(l), lab_headcount(T / 2, l)});
   for (int l = 0; l < L; ++l)
     for (int k = 0; k < K; ++k) {
       double hires = 0, departures = 0;
@@ -346,8 +348,7 @@ std::vector<Statistic> statistics(const Scenario& s, const ReplicateResult& r) {
   out.push_back(
       {"market decisions squared", double(r.market_decisions) * double(r.market_decisions)});
   for (int l = 0; l < L; ++l) {
-    double h = 0;
-    for (int k = 0; k < K; ++k) h += r.headcount[r.tlk(T - 1, l, k)];
+    const double h = lab_headcount(T - 1, l);
     out.push_back({"end headcount " + lab(l) + " squared", h * h});
   }
   return out;
