@@ -104,7 +104,8 @@ Replicate::Replicate(const Model& model, std::uint64_t seed, std::int64_t replic
 // Fresh clocks from step `start` for the researchers in batch_: their
 // words computed 16 at a time, their thresholds 4 at a time. Defined
 // before its first use: Clang refuses to make a function multiversioned
-// (target_clones) after a call to it.
+// (target_clones) after a call to it, should its clones be enabled again
+// (math_kernels.hpp says why they are off).
 TALENTSIM_CLONES_FOR_AVX2 void Replicate::start_clocks(std::int32_t start) {
   if (start >= s_.steps) {
     for (const auto i : batch_) entry_step_[i] = kNoEntry;
