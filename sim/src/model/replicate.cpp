@@ -179,16 +179,25 @@ void Replicate::restart(std::uint64_t seed, std::int64_t replicate, MoveObserver
     cliff_factor_[l] = lab.cliff_factor;
   }
 
-  // Followers of each researcher: the reverse of the tie lists.
+  // Followers of each researcher: the reverse of the tie lists, by a
+  // counting sort. follower_begin_[j] first counts j's followers, then (by
+  // prefix sums) marks the end of their list, and ends at its start, once
+  // the ties are placed from the last backwards, so that each list is in
+  // population order. The loop bounds are read once: the stores could
+  // alias them.
   if (s_.market.follow_prob > 0 && !pop_.ties.empty()) {
     follower_begin_.assign(n + 1, 0);
-    for (auto j : pop_.ties) ++follower_begin_[static_cast<std::size_t>(j) + 1];
+    for (auto j : pop_.ties) ++follower_begin_[static_cast<std::size_t>(j)];
     std::partial_sum(follower_begin_.begin(), follower_begin_.end(), follower_begin_.begin());
     followers_.resize(pop_.ties.size());
-    std::vector<std::int32_t> fill(follower_begin_.begin(), follower_begin_.end() - 1);
-    for (std::size_t i = 0; i < n; ++i)
-      for (auto t = pop_.tie_begin[i]; t < pop_.tie_begin[i + 1]; ++t)
-        followers_[fill[pop_.ties[t]]++] = static_cast<std::int32_t>(i);
+    std::int32_t* const end = follower_begin_.data();
+    std::int32_t* const out = followers_.data();
+    const std::int32_t* const ties = pop_.ties.data();
+    const std::int32_t* const tie_begin = pop_.tie_begin.data();
+    for (auto i = static_cast<std::int32_t>(n) - 1; i >= 0; --i) {
+      const std::int32_t first = tie_begin[i];
+      for (std::int32_t t = tie_begin[i + 1] - 1; t >= first; --t) out[--end[ties[t]]] = i;
+    }
   }
 
   step_fraction_ = s_.step_days / 365.25;
