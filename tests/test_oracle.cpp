@@ -62,7 +62,10 @@ events:
 // file order). Then Pool closes (its rejected go to Other), then Other
 // closes, leaving only capped labs: its rejected staff leave every lab.
 // Two named researchers, one from nowhere, are moved into the full labs:
-// forced moves ignore capacity, and count in the step's headcount H_l.
+// forced moves ignore capacity, and count in the step's headcount H_l. Five
+// more are moved into Big in the step Doomed closes, when its staff crowd
+// the capped labs, so that an engine leaving forced hires out of H_l (and
+// so admitting five more) fails: an oracle broken that way gives z = 20.
 // Stranded is moved into Other just before it closes: per the README's
 // reading, a forced mover stays off the market for that step, so they stay
 // in the closed lab until their own search takes them out. Prestige
@@ -97,10 +100,20 @@ researchers:
   - {name: Hire1, tier: star, lab: Other}
   - {name: Hire2, tier: senior}
   - {name: Stranded, tier: star, reputation: 100}
+  - {name: Recruit1, tier: junior}
+  - {name: Recruit2, tier: junior}
+  - {name: Recruit3, tier: junior}
+  - {name: Recruit4, tier: junior}
+  - {name: Recruit5, tier: junior}
 events:
   - {date: 2026-02-01, type: move, researcher: Hire1, lab: Other}
   - {date: 2026-02-01, type: policy, lab: Mid, openness: 0.1}
   - {date: 2026-03-15, type: close, lab: Doomed}
+  - {date: 2026-03-15, type: move, researcher: Recruit1, lab: Big}
+  - {date: 2026-03-15, type: move, researcher: Recruit2, lab: Big}
+  - {date: 2026-03-15, type: move, researcher: Recruit3, lab: Big}
+  - {date: 2026-03-15, type: move, researcher: Recruit4, lab: Big}
+  - {date: 2026-03-15, type: move, researcher: Recruit5, lab: Big}
   - {date: 2026-04-20, type: move, researcher: Hire1, lab: Big}
   - {date: 2026-04-20, type: move, researcher: Hire2, lab: Mid}
   - {date: 2026-05-06, type: close, lab: Pool}
@@ -274,10 +287,10 @@ constexpr int kCaseCount = sizeof(kCases) / sizeof(kCases[0]);
 // The family-wise false-alarm rate of this whole executable: with a correct
 // engine and oracle, the chance that any comparison fails for a random pair
 // of seeds is at most kAlpha (Bonferroni: kAlpha is split equally between
-// the scenarios, then between the statistics of each). With 35 to 100
-// statistics per scenario this asks |z| <= 4.61..4.77. The z test takes the
-// difference of means as normal, which 2,000 or more replicates a side make
-// good even for the rarer counts; the replicates (2,000, and 4,000 for the
+// the scenarios, then between the statistics of each). With 35 to 92
+// statistics with variance per scenario this asks |z| <= 4.61..4.80. The z
+// test takes the difference of means as normal, which 2,000 or more
+// replicates a side make good even for the rarer counts; the replicates (2,000, and 4,000 for the
 // smallest scenario) keep the whole executable near 12 s in Release and
 // under 40 s with ASan and UBSan, while a shift of a few per cent in a
 // count's mean still fails.
