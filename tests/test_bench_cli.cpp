@@ -142,18 +142,23 @@ TEST_F(BenchCli, QuickRunWritesEveryFieldToJson) {
     const std::string at = "compute[" + std::to_string(i) + "]";
     EXPECT_EQ(c["threads"].as<int>(), static_cast<int>(i) + 1);
     for (const char* k : {"wall_seconds", "seconds_per_replicate", "researcher_steps_per_second",
-                          "market_decisions_per_second"})
+                          "market_decisions_per_second", "speedup"})
       expect_spread(c[k], at + "." + k);
     expect_positive(c["market_decisions_per_replicate"], at + ".market_decisions_per_replicate");
-    expect_positive(c["speedup"], at + ".speedup");
   }
   // The work is the same at every thread count: replicates are pure functions.
   EXPECT_EQ(compute[0]["market_decisions_per_replicate"].as<double>(),
             compute[1]["market_decisions_per_replicate"].as<double>());
-  EXPECT_EQ(compute[0]["speedup"].as<double>(), 1.0);
+  // A thread count against itself, round by round: exactly 1.
+  for (const char* k : {"median", "min", "max"})
+    EXPECT_EQ(compute[0]["speedup"][k].as<double>(), 1.0);
   EXPECT_EQ(j["speedup"]["from_threads"].as<int>(), 1);
   EXPECT_EQ(j["speedup"]["to_threads"].as<int>(), 2);
   expect_positive(j["speedup"]["ratio"], "speedup.ratio");
+  // The summary is the last row's spread: the median of the rounds' ratios.
+  EXPECT_EQ(j["speedup"]["ratio"].as<double>(), compute[1]["speedup"]["median"].as<double>());
+  EXPECT_EQ(j["speedup"]["min"].as<double>(), compute[1]["speedup"]["min"].as<double>());
+  EXPECT_EQ(j["speedup"]["max"].as<double>(), compute[1]["speedup"]["max"].as<double>());
 
   const YAML::Node out = j["output"];
   EXPECT_EQ(out["threads"].as<int>(), 2);

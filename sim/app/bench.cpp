@@ -562,7 +562,10 @@ struct ComputeRow {
   int threads = 0;
   Spread wall, seconds_per_replicate, researcher_steps_per_second, decisions_per_second;
   double decisions_per_replicate = 0;
-  double speedup = 0;  // median s/replicate of the first thread count / this one's
+  // Wall time of the first thread count / this one's, round by round: each
+  // round times every thread count back to back, so a slow spell of the
+  // machine (common on shared VMs) weighs on both sides of a ratio.
+  Spread speedup;
 };
 
 struct OutputRow {
@@ -690,9 +693,9 @@ BenchResult measure(const Settings& set, Scenario scenario, const std::string& c
     row.researcher_steps_per_second = spread_of(steps_rate);
     row.decisions_per_second = spread_of(decision_rate);
     row.decisions_per_replicate = static_cast<double>(decisions[i]) / reps;
-    row.speedup = b.compute.empty() ? 1.0
-                                    : b.compute.front().seconds_per_replicate.median /
-                                          row.seconds_per_replicate.median;
+    std::vector<double> ratios;
+    for (std::size_t k = 0; k < walls[i].size(); ++k) ratios.push_back(walls[0][k] / walls[i][k]);
+    row.speedup = spread_of(ratios);
     b.compute.push_back(row);
   }
   b.output.threads = max_threads;
@@ -745,10 +748,14 @@ std::string format_text(const BenchResult& b) {
     t += fmt::format("{:>7}  {:<30}  {:<26}  {:<26}  {:>7.2f}x\n", r.threads,
                      fmt_spread(r.seconds_per_replicate, fmt_seconds),
                      fmt_spread(r.researcher_steps_per_second, fmt_rate),
-                     fmt_spread(r.decisions_per_second, fmt_rate), r.speedup);
-  if (b.compute.size() > 1)
-    t += fmt::format("speed-up {} -> {} threads: {:.2f}x (ratio of the median s/replicate)\n",
-                     b.compute.front().threads, b.compute.back().threads, b.compute.back().speedup);
+                     fmt_spread(r.decisions_per_second, fmt_rate), r.speedup.median);
+  if (b.compute.size() > 1) {
+    const Spread& s = b.compute.back().speedup;
+    t += fmt::format(
+        "speed-up {} -> {} threads: {:.2f}x ({:.2f}x - {:.2f}x; median and min-max of the rounds' "
+        "ratios of wall time, each round timing the thread counts back to back)\n",
+        b.compute.front().threads, b.compute.back().threads, s.median, s.min, s.max);
+  }
   const double decisions = b.compute.front().decisions_per_replicate;
   t += fmt::format("market decisions: {:.0f} per replicate ({:.2f}% of researcher-steps)\n",
                    decisions, 100 * decisions / (static_cast<double>(f.population) * f.steps));
@@ -827,13 +834,16 @@ std::string format_json(const BenchResult& b) {
         "\"market_decisions_per_replicate\": {}, \"speedup\": {}}}{}\n",
         r.threads, json_spread(r.wall), json_spread(r.seconds_per_replicate),
         json_spread(r.researcher_steps_per_second), json_spread(r.decisions_per_second),
-        json_number(r.decisions_per_replicate), json_number(r.speedup),
+        json_number(r.decisions_per_replicate), json_spread(r.speedup),
         i + 1 < b.compute.size() ? "," : "");
   }
   j += "  ],\n";
-  j += fmt::format("  \"speedup\": {{\"from_threads\": {}, \"to_threads\": {}, \"ratio\": {}}},\n",
-                   b.compute.front().threads, b.compute.back().threads,
-                   json_number(b.compute.back().speedup));
+  const Spread& speedup = b.compute.back().speedup;
+  j += fmt::format(
+      "  \"speedup\": {{\"from_threads\": {}, \"to_threads\": {}, \"ratio\": {}, \"min\": {}, "
+      "\"max\": {}}},\n",
+      b.compute.front().threads, b.compute.back().threads, json_number(speedup.median),
+      json_number(speedup.min), json_number(speedup.max));
   const OutputRow& o = b.output;
   j += fmt::format(
       "  \"output\": {{\"threads\": {}, \"directory\": {}, \"filesystem\": {}, "
@@ -891,7 +901,8 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& a) {
   cmd->footer(
       "Measures, for the scenario: seconds per replicate, researcher-steps per second and\n"
       "market decisions per second with the replicates computed and discarded, at each\n"
-      "thread count, and the speed-up from the first to the last thread count; the share\n"
+      "thread count, and the speed-up from the first to the last thread count (the rounds'\n"
+      "ratios of wall time, each round timing the thread counts back to back); the share\n"
       "of wall time spent writing HDF5 (the same replicates at the largest thread count\n"
       "through a ResultsWriter into $TMPDIR, removed afterwards); and the peak RSS of real\n"
       "`talentsim run SCENARIO -r N --threads 2 --quiet` child processes, one per N.\n"
