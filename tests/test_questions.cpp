@@ -2,6 +2,7 @@
 // worked out by hand, and the statistics the reports rest on.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -105,6 +106,200 @@ TEST(Questions, AnswersDoNotDependOnObservingTheRun) {
   const auto watched = model.run(1, 0, &count);
   EXPECT_EQ(count.moves, 6);  // S1, S3, three juniors, S2
   EXPECT_EQ(watched.question_value, model.run(1, 0).question_value);
+}
+
+// Every move of a replicate, as the engine reports them.
+struct MoveLog : MoveObserver {
+  struct Move {
+    int step, researcher, from, to, tier;
+  };
+  std::vector<Move> moves;
+  void on_move(int step, int researcher, int from, int to, int tier) override {
+    moves.push_back({step, researcher, from, to, tier});
+  }
+};
+
+// every_key.yaml (a market moved by searches, cascades, capacity and one
+// event of each type) with its questions replaced by `questions`.
+std::string every_key_asking(const std::string& questions) {
+  const std::string text = read_text(data_path("every_key.yaml"));
+  const auto at = text.find("\nquestions:");
+  EXPECT_NE(at, std::string::npos);
+  return text.substr(0, at + 1) + "questions:\n" + questions;
+}
+
+// The answers the engine gives on a random market, against the same
+// questions answered here from nothing but the replicate's moves, its
+// population and the definitions (MODEL.md section 8, README for
+// flow_ratio): some 560 questions, every lab, tier filters, source lists and
+// windows from one step to the whole year, over replicates with a few
+// hundred moves each. The replay also checks what the results record at
+// every step (headcounts, hires, departures, flows, star power, named labs).
+TEST(Questions, AnswersAgreeWithAReplayOfTheMoves) {
+  const std::vector<std::string> labs = {"LabA", "LabB", "Outside", "SpinOut"};
+  const std::vector<std::string> tier_lists = {"", "[star]", "[junior, senior]"};
+  const std::vector<std::pair<std::string, std::string>> windows = {
+      {"2026-01-01", "2026-12-31"},                                // the whole run
+      {"2026-01-01", "2026-01-07"},                                // the first step
+      {"2026-03-01", "2026-09-30"}, {"2026-07-01", "2026-07-01"},  // the poach's step
+      {"2026-10-15", "2026-11-20"},                                // around the close
+  };
+  const std::vector<std::string> named = {"Star One", "Star Two", "Star Three"};
+  std::string yaml;
+  int count = 0;
+  const auto ask = [&](const std::string& metric, const std::string& rest,
+                       const std::pair<std::string, std::string>& w) {
+    yaml += "  - {id: q" + std::to_string(count++) + ", metric: " + metric + rest + ", window: [" +
+            w.first + ", " + w.second + "], at_least: 1}\n";
+  };
+  for (std::size_t l = 0; l < labs.size(); ++l) {
+    const std::string lab = ", lab: " + labs[l];
+    // Source lists without the lab itself: the next lab, and the other two.
+    const std::string next = labs[(l + 1) % 4];
+    const std::vector<std::string> sources = {"[" + next + "]",
+                                              "[" + next + ", " + labs[(l + 2) % 4] + "]"};
+    for (const auto& w : windows) {
+      ask("share", lab, w);
+      for (const auto& n : named) ask("named_at", lab + ", researcher: " + n, w);
+      for (const auto& tiers : tier_lists) {
+        const std::string t = tiers.empty() ? "" : ", tiers: " + tiers;
+        for (const char* metric : {"hires", "departures", "net_flow", "headcount"})
+          ask(metric, lab + t, w);
+        for (const auto& from : sources) {
+          ask("hires", lab + t + ", from: " + from, w);
+          ask("flow_ratio", lab + t + ", from: " + from, w);
+        }
+      }
+    }
+  }
+  const Scenario s = load_scenario_text(every_key_asking(yaml), "every_key_asking.yaml");
+  ASSERT_EQ(static_cast<int>(s.questions.size()), count);
+  const Model model(s);
+  const int L = s.lab_count(), K = s.tier_count(), T = s.steps;
+  const auto step_of = [&](const std::string& date) {
+    return (parse_iso_date(date)->days - s.start.days) / s.step_days;
+  };
+  const auto index_of = [](const std::vector<std::string>& names, const std::string& name) {
+    return static_cast<int>(std::find(names.begin(), names.end(), name) - names.begin());
+  };
+
+  const std::uint64_t seed = 7;
+  std::size_t moves_seen = 0;
+  for (std::int64_t rep = 0; rep < 12; ++rep) {
+    MoveLog log;
+    const ReplicateResult r = model.run(seed, rep, &log);
+    const Population pop = model.draw_population(seed, rep);
+    moves_seen += log.moves.size();
+
+    // The state at the end of every step, from the starting labs and the moves.
+    const std::size_t n = model.identities().size();
+    std::vector<int> at(n);
+    for (std::size_t i = 0; i < n; ++i) at[i] = model.identities()[i].lab;
+    std::vector<std::vector<std::int64_t>> headcount(T, std::vector<std::int64_t>(L * K, 0));
+    std::vector<std::vector<double>> power(T, std::vector<double>(L, 0.0));
+    std::vector<std::vector<int>> named_at(T, std::vector<int>(named.size()));
+    std::size_t next_move = 0;
+    for (int t = 0; t < T; ++t) {
+      for (; next_move < log.moves.size() && log.moves[next_move].step == t; ++next_move) {
+        const auto& m = log.moves[next_move];
+        ASSERT_EQ(at[m.researcher], m.from) << "step " << t;
+        ASSERT_NE(m.from, m.to);
+        at[m.researcher] = m.to;
+      }
+      for (std::size_t i = 0; i < n; ++i)
+        if (at[i] >= 0) {
+          ++headcount[t][at[i] * K + model.identities()[i].tier];
+          power[t][at[i]] += pop.reputation[i];
+        }
+      for (std::size_t k = 0; k < named.size(); ++k)
+        named_at[t][k] = at[model.named_index(static_cast<int>(k))];
+    }
+    ASSERT_EQ(next_move, log.moves.size()) << "moves out of step order";
+
+    // What the results record, step by step.
+    std::vector<std::int64_t> hires(T * L * K, 0), departures(T * L * K, 0), flows(L * L * K, 0);
+    for (const auto& m : log.moves) {
+      if (m.to >= 0) ++hires[r.tlk(m.step, m.to, m.tier)];
+      if (m.from >= 0) ++departures[r.tlk(m.step, m.from, m.tier)];
+      if (m.from >= 0 && m.to >= 0) ++flows[r.flk(m.from, m.to, m.tier)];
+    }
+    for (int t = 0; t < T; ++t)
+      for (int l = 0; l < L; ++l) {
+        EXPECT_NEAR(r.star_power[r.tl(t, l)], power[t][l], 1e-9 * (1 + power[t][l]));
+        for (int k = 0; k < K; ++k) {
+          EXPECT_EQ(r.headcount[r.tlk(t, l, k)], headcount[t][l * K + k]);
+          EXPECT_EQ(r.hires[r.tlk(t, l, k)], hires[r.tlk(t, l, k)]);
+          EXPECT_EQ(r.departures[r.tlk(t, l, k)], departures[r.tlk(t, l, k)]);
+        }
+      }
+    for (std::size_t f = 0; f < flows.size(); ++f) EXPECT_EQ(r.flows[f], flows[f]);
+    for (int t = 0; t < T; ++t)
+      for (std::size_t k = 0; k < named.size(); ++k)
+        EXPECT_EQ(r.named_lab[r.tn(t, static_cast<int>(k))], named_at[t][k]);
+
+    // Each question, from its YAML words.
+    for (std::size_t q = 0; q < s.questions.size(); ++q) {
+      const Question& qu = s.questions[q];
+      const int from_step = step_of(to_iso(qu.window_from)),
+                to_step = step_of(to_iso(qu.window_to));
+      const int l = index_of(labs, s.labs[qu.lab].name);
+      const auto tier_counts = [&](int k) {
+        return qu.tiers.empty() || std::count(qu.tiers.begin(), qu.tiers.end(), k) > 0;
+      };
+      const auto listed = [&](int lab) {
+        return qu.from.empty() || std::count(qu.from.begin(), qu.from.end(), lab) > 0;
+      };
+      double into = 0, out_of = 0, out_to_listed = 0;
+      for (const auto& m : log.moves) {
+        if (m.step < from_step || m.step > to_step || !tier_counts(m.tier)) continue;
+        if (m.to == l && listed(m.from)) ++into;  // -1 (nowhere) is listed only by no list
+        if (m.from == l) ++out_of;
+        if (m.from == l && !qu.from.empty() && listed(m.to)) ++out_to_listed;
+      }
+      double value = 0, numerator = 0, denominator = 1;
+      switch (qu.metric) {
+        case Metric::Hires:
+          value = into;
+          break;
+        case Metric::Departures:
+          value = out_of;
+          break;
+        case Metric::NetFlow:
+          value = into - out_of;
+          break;
+        case Metric::Headcount:
+          for (int k = 0; k < K; ++k)
+            if (tier_counts(k)) value += static_cast<double>(headcount[to_step][l * K + k]);
+          break;
+        case Metric::Share: {
+          double total = 0;
+          for (int j = 0; j < L; ++j) total += power[to_step][j];
+          value = total > 0 ? power[to_step][l] / total : 0;
+          break;
+        }
+        case Metric::NamedAt:
+          value = named_at[to_step][qu.researcher] == l ? 1 : 0;
+          break;
+        case Metric::FlowRatio:
+          numerator = into;
+          denominator = out_to_listed;
+          break;
+        default:
+          FAIL() << "not asked here";
+      }
+      const std::string what = "replicate " + std::to_string(rep) + ", " + qu.id;
+      if (qu.metric == Metric::FlowRatio) {
+        EXPECT_EQ(r.question_numerator[q], numerator) << what;
+        EXPECT_EQ(r.question_denominator[q], denominator) << what;
+      } else if (qu.metric == Metric::Share) {
+        EXPECT_NEAR(r.question_value[q], value, 1e-12) << what;
+      } else {
+        EXPECT_EQ(r.question_value[q], value) << what;
+      }
+    }
+  }
+  // Enough happened for the comparison to mean something.
+  EXPECT_GT(moves_seen, 12u * 100u);
 }
 
 // ---- statistics ---------------------------------------------------------------
