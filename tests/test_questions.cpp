@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 
 #include "talentsim/report.hpp"
@@ -120,9 +121,23 @@ struct MoveLog : MoveObserver {
 };
 
 // every_key.yaml (a market moved by searches, cascades, capacity and one
-// event of each type) with its questions replaced by `questions`.
+// event of each type) with its questions replaced by `questions`, and two
+// changes so that every kind of move happens: LabA and SpinOut get
+// capacities, so that when Outside closes no open lab is uncapped and the
+// displaced who are turned away leave every lab; and Star One is moved into
+// Outside as it closes, so that a closed lab holds star power (which stays
+// in the share's total).
 std::string every_key_asking(const std::string& questions) {
-  const std::string text = read_text(data_path("every_key.yaml"));
+  std::string text = read_text(data_path("every_key.yaml"));
+  const auto insert_after = [&](const std::string& line, const std::string& added) {
+    const auto at = text.find(line);
+    EXPECT_NE(at, std::string::npos) << line;
+    if (at != std::string::npos) text.insert(at + line.size(), added);
+  };
+  insert_after("  - name: LabA\n", "    capacity: 200\n");
+  insert_after("  - name: SpinOut\n", "    capacity: 8\n");
+  insert_after("  - {date: 2026-11-01, type: close, lab: Outside}\n",
+               "  - {date: 2026-11-01, type: move, researcher: Star One, lab: Outside}\n");
   const auto at = text.find("\nquestions:");
   EXPECT_NE(at, std::string::npos);
   return text.substr(0, at + 1) + "questions:\n" + questions;
@@ -130,20 +145,25 @@ std::string every_key_asking(const std::string& questions) {
 
 // The answers the engine gives on a random market, against the same
 // questions answered here from nothing but the replicate's moves, its
-// population and the definitions (MODEL.md section 8, README for
-// flow_ratio): some 560 questions, every lab, tier filters, source lists and
-// windows from one step to the whole year, over replicates with a few
-// hundred moves each. The replay also checks what the results record at
-// every step (headcounts, hires, departures, flows, star power, named labs).
+// population and the definitions (MODEL.md section 8; the README for
+// retention, flow_ratio, tenure and ratios without a denominator): some 730
+// questions, every lab and metric, tier filters, source lists and windows
+// from one step to the whole year, over replicates with a few hundred moves
+// each, into and out of nowhere too. The replay also checks what the
+// results record at every step (headcounts, hires, departures, flows, star
+// power, named labs).
 TEST(Questions, AnswersAgreeWithAReplayOfTheMoves) {
   const std::vector<std::string> labs = {"LabA", "LabB", "Outside", "SpinOut"};
   const std::vector<std::string> tier_lists = {"", "[star]", "[junior, senior]"};
   const std::vector<std::pair<std::string, std::string>> windows = {
-      {"2026-01-01", "2026-12-31"},                                // the whole run
       {"2026-01-01", "2026-01-07"},                                // the first step
       {"2026-03-01", "2026-09-30"}, {"2026-07-01", "2026-07-01"},  // the poach's step
+      {"2026-01-01", "2026-12-31"},                                // the whole run
       {"2026-10-15", "2026-11-20"},                                // around the close
   };
+  // Retention needs the run to reach H = 13 steps past its window: the
+  // first three windows only.
+  constexpr std::size_t kRetentionWindows = 3;
   const std::vector<std::string> named = {"Star One", "Star Two", "Star Three"};
   std::string yaml;
   int count = 0;
@@ -158,16 +178,19 @@ TEST(Questions, AnswersAgreeWithAReplayOfTheMoves) {
     const std::string next = labs[(l + 1) % 4];
     const std::vector<std::string> sources = {"[" + next + "]",
                                               "[" + next + ", " + labs[(l + 2) % 4] + "]"};
-    for (const auto& w : windows) {
-      ask("share", lab, w);
-      for (const auto& n : named) ask("named_at", lab + ", researcher: " + n, w);
+    for (std::size_t w = 0; w < windows.size(); ++w) {
+      ask("share", lab, windows[w]);
+      for (const auto& n : named) ask("named_at", lab + ", researcher: " + n, windows[w]);
       for (const auto& tiers : tier_lists) {
         const std::string t = tiers.empty() ? "" : ", tiers: " + tiers;
-        for (const char* metric : {"hires", "departures", "net_flow", "headcount"})
-          ask(metric, lab + t, w);
+        for (const char* metric : {"hires", "departures", "net_flow", "headcount", "tenure"})
+          ask(metric, lab + t, windows[w]);
+        if (w < kRetentionWindows) ask("retention", lab + t + ", after: 0.25", windows[w]);
         for (const auto& from : sources) {
-          ask("hires", lab + t + ", from: " + from, w);
-          ask("flow_ratio", lab + t + ", from: " + from, w);
+          ask("hires", lab + t + ", from: " + from, windows[w]);
+          ask("flow_ratio", lab + t + ", from: " + from, windows[w]);
+          if (w < kRetentionWindows)
+            ask("retention", lab + t + ", from: " + from + ", after: 0.25", windows[w]);
         }
       }
     }
@@ -176,28 +199,35 @@ TEST(Questions, AnswersAgreeWithAReplayOfTheMoves) {
   ASSERT_EQ(static_cast<int>(s.questions.size()), count);
   const Model model(s);
   const int L = s.lab_count(), K = s.tier_count(), T = s.steps;
-  const auto step_of = [&](const std::string& date) {
-    return (parse_iso_date(date)->days - s.start.days) / s.step_days;
-  };
+  const auto step_of = [&](Date date) { return (date.days - s.start.days) / s.step_days; };
   const auto index_of = [](const std::vector<std::string>& names, const std::string& name) {
     return static_cast<int>(std::find(names.begin(), names.end(), name) - names.begin());
   };
+  const int after_steps =
+      static_cast<int>(std::max(1.0, std::round(0.25 * 365.25 / s.step_days)));  // README
 
   const std::uint64_t seed = 7;
-  std::size_t moves_seen = 0;
+  std::size_t moves_seen = 0, into_nowhere = 0, from_nowhere = 0;
   for (std::int64_t rep = 0; rep < 12; ++rep) {
     MoveLog log;
     const ReplicateResult r = model.run(seed, rep, &log);
     const Population pop = model.draw_population(seed, rep);
     moves_seen += log.moves.size();
 
-    // The state at the end of every step, from the starting labs and the moves.
+    // The state at the end of every step, from the starting labs and the
+    // moves: where everyone is, and since when (the step after their last
+    // move, or minus their initial tenure).
     const std::size_t n = model.identities().size();
-    std::vector<int> at(n);
-    for (std::size_t i = 0; i < n; ++i) at[i] = model.identities()[i].lab;
+    std::vector<int> at(n), since(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      at[i] = model.identities()[i].lab;
+      since[i] = -pop.tenure[i];
+    }
     std::vector<std::vector<std::int64_t>> headcount(T, std::vector<std::int64_t>(L * K, 0));
     std::vector<std::vector<double>> power(T, std::vector<double>(L, 0.0));
     std::vector<std::vector<int>> named_at(T, std::vector<int>(named.size()));
+    // Per step, lab and tier: the whole steps there of those there.
+    std::vector<std::vector<std::int64_t>> steps_there(T, std::vector<std::int64_t>(L * K, 0));
     std::size_t next_move = 0;
     for (int t = 0; t < T; ++t) {
       for (; next_move < log.moves.size() && log.moves[next_move].step == t; ++next_move) {
@@ -205,10 +235,15 @@ TEST(Questions, AnswersAgreeWithAReplayOfTheMoves) {
         ASSERT_EQ(at[m.researcher], m.from) << "step " << t;
         ASSERT_NE(m.from, m.to);
         at[m.researcher] = m.to;
+        since[m.researcher] = t + 1;
+        into_nowhere += m.to < 0;
+        from_nowhere += m.from < 0;
       }
       for (std::size_t i = 0; i < n; ++i)
         if (at[i] >= 0) {
-          ++headcount[t][at[i] * K + model.identities()[i].tier];
+          const int lk = at[i] * K + model.identities()[i].tier;
+          ++headcount[t][lk];
+          steps_there[t][lk] += t + 1 - since[i];
           power[t][at[i]] += pop.reputation[i];
         }
       for (std::size_t k = 0; k < named.size(); ++k)
@@ -240,57 +275,84 @@ TEST(Questions, AnswersAgreeWithAReplayOfTheMoves) {
     // Each question, from its YAML words.
     for (std::size_t q = 0; q < s.questions.size(); ++q) {
       const Question& qu = s.questions[q];
-      const int from_step = step_of(to_iso(qu.window_from)),
-                to_step = step_of(to_iso(qu.window_to));
+      const int from_step = step_of(qu.window_from), to_step = step_of(qu.window_to);
       const int l = index_of(labs, s.labs[qu.lab].name);
       const auto tier_counts = [&](int k) {
         return qu.tiers.empty() || std::count(qu.tiers.begin(), qu.tiers.end(), k) > 0;
       };
-      const auto listed = [&](int lab) {
+      const auto listed = [&](int lab) {  // nowhere (-1) is listed only by no list
         return qu.from.empty() || std::count(qu.from.begin(), qu.from.end(), lab) > 0;
       };
-      double into = 0, out_of = 0, out_to_listed = 0;
-      for (const auto& m : log.moves) {
+      double into = 0, out_of = 0, out_to_listed = 0, lasting = 0;
+      for (std::size_t j = 0; j < log.moves.size(); ++j) {
+        const auto& m = log.moves[j];
         if (m.step < from_step || m.step > to_step || !tier_counts(m.tier)) continue;
-        if (m.to == l && listed(m.from)) ++into;  // -1 (nowhere) is listed only by no list
+        if (m.to == l && listed(m.from)) {
+          ++into;
+          // A join lasts if its researcher does not move out within H steps.
+          bool left = false;
+          for (std::size_t later = j + 1; later < log.moves.size() && !left; ++later)
+            left = log.moves[later].researcher == m.researcher &&
+                   log.moves[later].step <= m.step + after_steps;
+          lasting += left ? 0 : 1;
+        }
         if (m.from == l) ++out_of;
-        if (m.from == l && !qu.from.empty() && listed(m.to)) ++out_to_listed;
+        if (m.from == l && !qu.from.empty() && m.to >= 0 && listed(m.to)) ++out_to_listed;
       }
-      double value = 0, numerator = 0, denominator = 1;
+      double value = 0, numerator = 0, denominator = 0;
+      bool ratio = true;
       switch (qu.metric) {
         case Metric::Hires:
-          value = into;
+          value = into, ratio = false;
           break;
         case Metric::Departures:
-          value = out_of;
+          value = out_of, ratio = false;
           break;
         case Metric::NetFlow:
-          value = into - out_of;
+          value = into - out_of, ratio = false;
           break;
         case Metric::Headcount:
           for (int k = 0; k < K; ++k)
             if (tier_counts(k)) value += static_cast<double>(headcount[to_step][l * K + k]);
+          ratio = false;
           break;
         case Metric::Share: {
           double total = 0;
           for (int j = 0; j < L; ++j) total += power[to_step][j];
-          value = total > 0 ? power[to_step][l] / total : 0;
+          value = total > 0 ? power[to_step][l] / total : 0, ratio = false;
           break;
         }
         case Metric::NamedAt:
-          value = named_at[to_step][qu.researcher] == l ? 1 : 0;
+          value = named_at[to_step][qu.researcher] == l ? 1 : 0, ratio = false;
+          break;
+        case Metric::Retention:
+          numerator = lasting, denominator = into;
           break;
         case Metric::FlowRatio:
-          numerator = into;
-          denominator = out_to_listed;
+          numerator = into, denominator = out_to_listed;
           break;
-        default:
-          FAIL() << "not asked here";
+        case Metric::Tenure: {
+          std::int64_t steps = 0;
+          for (int k = 0; k < K; ++k)
+            if (tier_counts(k)) {
+              steps += steps_there[to_step][l * K + k];
+              denominator += static_cast<double>(headcount[to_step][l * K + k]);
+            }
+          numerator = static_cast<double>(steps) * s.step_days / 365.25;
+          break;
+        }
       }
       const std::string what = "replicate " + std::to_string(rep) + ", " + qu.id;
-      if (qu.metric == Metric::FlowRatio) {
-        EXPECT_EQ(r.question_numerator[q], numerator) << what;
+      if (ratio) {
+        EXPECT_DOUBLE_EQ(r.question_numerator[q], numerator) << what;
         EXPECT_EQ(r.question_denominator[q], denominator) << what;
+        // No denominator: NaN, or +infinity for moves in and none back.
+        if (denominator > 0)
+          EXPECT_DOUBLE_EQ(r.question_value[q], numerator / denominator) << what;
+        else if (numerator > 0)
+          EXPECT_EQ(r.question_value[q], std::numeric_limits<double>::infinity()) << what;
+        else
+          EXPECT_TRUE(std::isnan(r.question_value[q])) << what << ": " << r.question_value[q];
       } else if (qu.metric == Metric::Share) {
         EXPECT_NEAR(r.question_value[q], value, 1e-12) << what;
       } else {
@@ -300,6 +362,8 @@ TEST(Questions, AnswersAgreeWithAReplayOfTheMoves) {
   }
   // Enough happened for the comparison to mean something.
   EXPECT_GT(moves_seen, 12u * 100u);
+  EXPECT_GT(into_nowhere, 12u);
+  EXPECT_GE(from_nowhere, 12u);
 }
 
 // ---- statistics ---------------------------------------------------------------
