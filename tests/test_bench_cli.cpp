@@ -98,7 +98,7 @@ TEST_F(BenchCli, QuickRunWritesEveryFieldToJson) {
 
   const YAML::Node j = YAML::LoadFile((dir_ / "bench.json").string());
   EXPECT_EQ(j["kind"].as<std::string>(), "talentsim-bench");
-  EXPECT_EQ(j["format_version"].as<int>(), 1);
+  EXPECT_EQ(j["format_version"].as<int>(), 2);
   expect_text(j["created"], "created");
   EXPECT_NE(j["command_line"].as<std::string>().find("bench every_key.yaml --quick"),
             std::string::npos);

@@ -803,7 +803,9 @@ std::string format_json(const BenchResult& b) {
   const ScenarioFacts& f = b.scenario;
   const Machine& m = b.machine;
   std::string j = "{\n";
-  j += "  \"kind\": \"talentsim-bench\",\n  \"format_version\": 1,\n";
+  // Version 2: speedup became the spread of the rounds' paired ratios (an
+  // object per compute row; min and max beside the summary's ratio).
+  j += "  \"kind\": \"talentsim-bench\",\n  \"format_version\": 2,\n";
   j += fmt::format("  \"created\": {},\n  \"command_line\": {},\n", json_string(b.created),
                    json_string(b.command_line));
   j += fmt::format(
