@@ -300,30 +300,30 @@ TEST(Questions, AnswersAgreeWithAReplayOfTheMoves) {
         if (m.from == l && !qu.from.empty() && m.to >= 0 && listed(m.to)) ++out_to_listed;
       }
       double value = 0, numerator = 0, denominator = 0;
-      bool ratio = true;
+      const bool ratio = qu.metric == Metric::Retention || qu.metric == Metric::FlowRatio ||
+                         qu.metric == Metric::Tenure;
       switch (qu.metric) {
         case Metric::Hires:
-          value = into, ratio = false;
+          value = into;
           break;
         case Metric::Departures:
-          value = out_of, ratio = false;
+          value = out_of;
           break;
         case Metric::NetFlow:
-          value = into - out_of, ratio = false;
+          value = into - out_of;
           break;
         case Metric::Headcount:
           for (int k = 0; k < K; ++k)
             if (tier_counts(k)) value += static_cast<double>(headcount[to_step][l * K + k]);
-          ratio = false;
           break;
         case Metric::Share: {
           double total = 0;
           for (int j = 0; j < L; ++j) total += power[to_step][j];
-          value = total > 0 ? power[to_step][l] / total : 0, ratio = false;
+          value = total > 0 ? power[to_step][l] / total : 0;
           break;
         }
         case Metric::NamedAt:
-          value = named_at[to_step][qu.researcher] == l ? 1 : 0, ratio = false;
+          value = named_at[to_step][qu.researcher] == l ? 1 : 0;
           break;
         case Metric::Retention:
           numerator = lasting, denominator = into;
