@@ -190,13 +190,13 @@ void Replicate::restart(std::uint64_t seed, std::int64_t replicate, MoveObserver
     for (auto j : pop_.ties) ++follower_begin_[static_cast<std::size_t>(j)];
     std::partial_sum(follower_begin_.begin(), follower_begin_.end(), follower_begin_.begin());
     followers_.resize(pop_.ties.size());
-    std::int32_t* const end = follower_begin_.data();
+    std::int32_t* const cursor = follower_begin_.data();
     std::int32_t* const out = followers_.data();
     const std::int32_t* const ties = pop_.ties.data();
     const std::int32_t* const tie_begin = pop_.tie_begin.data();
     for (auto i = static_cast<std::int32_t>(n) - 1; i >= 0; --i) {
       const std::int32_t first = tie_begin[i];
-      for (std::int32_t t = tie_begin[i + 1] - 1; t >= first; --t) out[--end[ties[t]]] = i;
+      for (std::int32_t t = tie_begin[i + 1] - 1; t >= first; --t) out[--cursor[ties[t]]] = i;
     }
   }
 
