@@ -200,9 +200,6 @@ TEST(Questions, AnswersAgreeWithAReplayOfTheMoves) {
   const Model model(s);
   const int L = s.lab_count(), K = s.tier_count(), T = s.steps;
   const auto step_of = [&](Date date) { return (date.days - s.start.days) / s.step_days; };
-  const auto index_of = [](const std::vector<std::string>& names, const std::string& name) {
-    return static_cast<int>(std::find(names.begin(), names.end(), name) - names.begin());
-  };
   const int after_steps =
       static_cast<int>(std::max(1.0, std::round(0.25 * 365.25 / s.step_days)));  // README
 
@@ -276,7 +273,7 @@ TEST(Questions, AnswersAgreeWithAReplayOfTheMoves) {
     for (std::size_t q = 0; q < s.questions.size(); ++q) {
       const Question& qu = s.questions[q];
       const int from_step = step_of(qu.window_from), to_step = step_of(qu.window_to);
-      const int l = index_of(labs, s.labs[qu.lab].name);
+      const int l = qu.lab;  // the question's lab, in file order as the results index it
       const auto tier_counts = [&](int k) {
         return qu.tiers.empty() || std::count(qu.tiers.begin(), qu.tiers.end(), k) > 0;
       };
