@@ -13,6 +13,9 @@ Cases: run, compare, sweep, calibrate (P = 1, 2, 3 against one process);
 worker-killed, manager-killed, job-terminated (a 3-rank run stopped by
 kill -9 of rank 1, kill -9 of rank 0, or SIGTERM to mpirun as a batch
 system's time limit sends it; then --resume on 2 ranks).
+bound: ranks that the launcher binds to one core each run one thread and
+say so once per rank, naming the fix; unbound ranks say nothing; the files
+are one process's either way.
 """
 import argparse
 import os
@@ -211,10 +214,55 @@ def check_resume(case, a):
           "on 2 ranks finished it, identical to one process")
 
 
+def check_bound(a):
+    """Open MPI binds each of 2 ranks to one core: asked for 2 threads, a
+    rank warns that it runs 1; left to use every core (no --threads), it
+    notes how many it has; with --bind-to none it has them all and is silent."""
+    if (os.cpu_count() or 1) < 2:
+        print("bound: note: one core, so binding cannot restrict a rank; nothing to check")
+        return
+    if "--oversubscribe" not in mpirun_prefix(a.mpirun, 2):
+        print("bound: note: not Open MPI's mpirun; its binding options differ; not checked")
+        return
+    base = a.work / "bound"
+    shutil.rmtree(base, ignore_errors=True)
+    single = base / "single"
+    single.mkdir(parents=True)
+    args = case_args("run", a.source_dir)
+    run([a.binary, *args, "--quiet", "--threads", "2"], single)
+    expected = {
+        ("core", "2"): "warning: rank {r} may use only 1 of this machine's {n} cores (the MPI "
+                       "launcher bound it), so it runs 1 thread, not 2; start mpirun with "
+                       "--bind-to none, or srun with --cpus-per-task=2",
+        ("core", None): "note: rank {r} uses 1 of this machine's {n} cores (the MPI launcher "
+                       "bound it); for every core, start mpirun with --bind-to none, or srun "
+                       "with --cpus-per-task",
+        ("none", "2"): None,
+    }
+    cores = os.cpu_count()
+    for (bind, threads), message in expected.items():
+        d = base / f"bind-{bind}-threads-{threads or 'default'}"
+        d.mkdir()
+        asked = ["--threads", threads] if threads else []
+        p = run(mpirun_prefix(a.mpirun, 2) + ["--bind-to", bind, a.binary, *args, "--quiet",
+                                              *asked], d)
+        said = [line for line in p.stderr.splitlines() if line.startswith("talentsim:")]
+        want = [] if message is None else sorted(
+            "talentsim: " + message.format(r=r, n=cores) for r in (0, 1))
+        if sorted(said) != want:
+            sys.exit(f"FAIL: --bind-to {bind} {' '.join(asked)}: expected\n"
+                     + "\n".join(want or ["(nothing)"]) + "\nfound\n"
+                     + "\n".join(said or ["(nothing)"]) + f"\nstderr:\n{p.stderr}")
+        same_files(single, d)
+        print(f"bound: --bind-to {bind} {' '.join(asked) or '(no --threads)'}: "
+              f"{'said ' + str(len(said)) + ' line(s), one per rank' if said else 'silent'}; "
+              "files identical to one process")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("case", choices=["run", "compare", "sweep", "calibrate", "worker-killed",
-                                    "manager-killed", "job-terminated"])
+                                    "manager-killed", "job-terminated", "bound"])
     p.add_argument("--binary", required=True)
     p.add_argument("--mpirun", required=True)
     p.add_argument("--source-dir", required=True, type=pathlib.Path)
@@ -228,6 +276,8 @@ def main():
         a.reference = str(pathlib.Path(a.reference).resolve())
     if a.case in ("run", "compare", "sweep", "calibrate"):
         check_identical(a.case, a)
+    elif a.case == "bound":
+        check_bound(a)
     else:
         check_resume(a.case, a)
     return 0
