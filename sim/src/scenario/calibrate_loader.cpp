@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "question_reader.hpp"
 #include "yaml_loader.hpp"
@@ -136,6 +137,8 @@ void read_targets(Loader& ld, const YAML::Node& list, const Scenario* base, Cali
     return;
   }
   std::map<std::string, int> ids;
+  std::optional<LoadedQuestionContext> names;  // the base's names, listed once
+  if (base) names.emplace(*base, ld);
   for (std::size_t i = 0; i < list.size(); ++i) {
     const YAML::Node n = list[i];
     const std::string at = fmt::format("targets[{}]", i);
@@ -161,9 +164,8 @@ void read_targets(Loader& ld, const YAML::Node& list, const Scenario* base, Cali
     }
     if (n["source"])
       if (auto v = ld.text(n["source"], at + ".source")) t.source = *v;
-    if (base) {
-      const LoadedQuestionContext names(*base, ld);
-      if (auto q = read_question(ld, n, at, names.context(), kTargetKeys, false)) {
+    if (names) {
+      if (auto q = read_question(ld, n, at, names->context(), kTargetKeys, false)) {
         t.question = std::move(*q);
         t.id = t.question.id;
         if (!ids.emplace(t.id, static_cast<int>(i)).second)
@@ -187,6 +189,8 @@ void read_predictions(Loader& ld, const YAML::Node& list, const Scenario* base,
   }
   std::map<std::string, int> ids;
   for (const auto& t : spec.targets) ids.emplace(t.id, -1);
+  std::optional<LoadedQuestionContext> names;
+  if (base) names.emplace(*base, ld);
   for (std::size_t i = 0; i < list.size(); ++i) {
     const YAML::Node n = list[i];
     const std::string at = fmt::format("predictions[{}]", i);
@@ -200,9 +204,8 @@ void read_predictions(Loader& ld, const YAML::Node& list, const Scenario* base,
       if (auto v = parameter_number(ld, n["value"], at + ".value")) t.value = *v;
     if (n["source"])
       if (auto v = ld.text(n["source"], at + ".source")) t.source = *v;
-    if (base) {
-      const LoadedQuestionContext names(*base, ld);
-      if (auto q = read_question(ld, n, at, names.context(), kPredictionKeys, false)) {
+    if (names) {
+      if (auto q = read_question(ld, n, at, names->context(), kPredictionKeys, false)) {
         t.question = std::move(*q);
         t.id = t.question.id;
         if (!ids.emplace(t.id, static_cast<int>(i)).second)
