@@ -53,6 +53,23 @@ TEST_F(Cli, ValidateRejectsABadScenarioWithLocatedMessages) {
   EXPECT_NE(o.err.find("2 problems found"), std::string::npos) << o.err;
 }
 
+// A key MODEL.md accepts but ignores (a share question's tiers) is run,
+// with a located warning on stderr.
+TEST_F(Cli, IgnoredKeysAreWarnedAboutNotRefused) {
+  std::ofstream(dir_ / "warn.yaml") << tiny_scenario(
+      "questions:\n"
+      "  - {id: s, metric: share, lab: A, tiers: [star], window: [2026-01-01, 2026-06-30], "
+      "at_least: 0.5}\n");
+  const auto o = talentsim("validate warn.yaml", dir_);
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_NE(o.out.find("warn.yaml: valid:"), std::string::npos) << o.out;
+  EXPECT_NE(o.err.find("warn.yaml:16:43: warning: questions[0].tiers: share always covers every "
+                       "tier (MODEL.md section 8): tiers is ignored"),
+            std::string::npos)
+      << o.err;
+  EXPECT_NE(o.err.find("hint: remove tiers"), std::string::npos) << o.err;
+}
+
 TEST_F(Cli, MissingFileAndBadUsageExitWithTwo) {
   EXPECT_EQ(talentsim("validate nope.yaml", dir_).exit_code, 2);
   EXPECT_EQ(talentsim("run", dir_).exit_code, 2);

@@ -281,6 +281,81 @@ TEST(ScenarioErrors, QuestionsAreValidated) {
   EXPECT_EQ(w.path, "questions[0].window[1]");
 }
 
+// MODEL.md section 8 lets a question carry `tiers` (share "always covers
+// every tier") and defines `from` for hires only: such keys are accepted,
+// ignored and said, where they stand, rather than refusing the file.
+TEST(ScenarioWarnings, KeysTheModelIgnoresAreAcceptedAndSaid) {
+  const std::string questions =
+      "researchers:\n  - {name: Ada, tier: star, lab: A}\n"
+      "questions:\n"
+      "  - {id: s, metric: share, lab: A, tiers: [star], window: [2026-01-01, 2026-06-30], "
+      "at_least: 0}\n"
+      "  - {id: n, metric: named_at, lab: B, researcher: Ada, tiers: [junior],\n"
+      "     window: [2026-01-01, 2026-06-30], at_least: 0}\n"
+      "  - {id: f, metric: net_flow, lab: A, from: [B], window: [2026-01-01, 2026-06-30], "
+      "at_least: 0}\n"
+      "  - {id: d, metric: departures, lab: B, from: [A], tiers: [star],\n"
+      "     window: [2026-01-01, 2026-06-30], at_least: 0}\n"
+      "  - {id: h, metric: hires, lab: A, from: [B], tiers: [star],\n"
+      "     window: [2026-01-01, 2026-06-30], at_least: 0}\n";
+  const std::string text = tiny_scenario(questions);
+  std::vector<Diagnostic> warnings;
+  const Scenario s = load_scenario_text(text, "s.yaml", {}, &warnings);
+
+  // The same questions without the ignored keys: identical once loaded.
+  const std::string plain =
+      "researchers:\n  - {name: Ada, tier: star, lab: A}\n"
+      "questions:\n"
+      "  - {id: s, metric: share, lab: A, window: [2026-01-01, 2026-06-30], at_least: 0}\n"
+      "  - {id: n, metric: named_at, lab: B, researcher: Ada, window: [2026-01-01, 2026-06-30], "
+      "at_least: 0}\n"
+      "  - {id: f, metric: net_flow, lab: A, window: [2026-01-01, 2026-06-30], at_least: 0}\n"
+      "  - {id: d, metric: departures, lab: B, tiers: [star], window: [2026-01-01, 2026-06-30], "
+      "at_least: 0}\n"
+      "  - {id: h, metric: hires, lab: A, from: [B], tiers: [star],\n"
+      "     window: [2026-01-01, 2026-06-30], at_least: 0}\n";
+  const Scenario expected = load_scenario_text(tiny_scenario(plain), "s.yaml");
+  ASSERT_EQ(s.questions.size(), 5u);
+  for (std::size_t q = 0; q < s.questions.size(); ++q)
+    EXPECT_EQ(s.questions[q], expected.questions[q]) << s.questions[q].id;
+  EXPECT_EQ(s.questions[3].tiers, std::vector<int>{1});  // departures keep their tiers
+  EXPECT_EQ(s.questions[4].from, std::vector<int>{1});   // hires keep their source labs
+
+  ASSERT_EQ(warnings.size(), 4u);
+  const struct {
+    const char* path;
+    const char* needle;  // where in the text the key stands
+    const char* message;
+  } want[] = {
+      {"questions[0].tiers", "[star], window: [2026-01-01, 2026-06-30], at_least: 0}\n  - {id: n",
+       "share always covers every tier (MODEL.md section 8): tiers is ignored"},
+      {"questions[1].tiers", "[junior]",
+       "named_at asks where one named researcher is: tiers is ignored"},
+      {"questions[2].from", "[B], window",
+       "from selects the source labs of hires (MODEL.md section 8); metric net_flow ignores it"},
+      {"questions[3].from", "[A]",
+       "from selects the source labs of hires (MODEL.md section 8); metric departures ignores "
+       "it"},
+  };
+  for (std::size_t w = 0; w < warnings.size(); ++w) {
+    const Diagnostic& d = warnings[w];
+    EXPECT_TRUE(d.warning);
+    EXPECT_EQ(d.path, want[w].path);
+    EXPECT_EQ(d.message, want[w].message);
+    EXPECT_FALSE(d.hint.empty());
+    const std::size_t at = text.find(want[w].needle);
+    ASSERT_NE(at, std::string::npos) << want[w].needle;
+    const std::size_t line_start = text.rfind('\n', at) + 1;
+    EXPECT_EQ(d.line, line_of(text, want[w].needle)) << d.format();
+    EXPECT_EQ(d.column, static_cast<int>(at - line_start) + 1) << d.format();
+    const std::string head = "s.yaml:" + std::to_string(d.line) + ":" + std::to_string(d.column) +
+                             ": warning: " + d.path + ": " + d.message;
+    EXPECT_EQ(d.format().rfind(head, 0), 0u) << d.format();
+  }
+  // Without somewhere to put them, they are dropped; the scenario is the same.
+  EXPECT_EQ(load_scenario_text(text, "s.yaml"), s);
+}
+
 // --set overrides ---------------------------------------------------------
 
 TEST(ScenarioOverrides, SetChangesScalarsByPath) {

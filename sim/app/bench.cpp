@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "run.hpp"
 #include "talentsim/ensemble.hpp"
 #include "talentsim/errors.hpp"
 #include "talentsim/model.hpp"
@@ -918,7 +919,10 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& a) {
 
 int run_bench(const BenchArgs& args, const std::string& command_line) {
   const Settings set = resolve(args);
-  const BenchResult result = measure(set, load_scenario_file(set.scenario), command_line);
+  std::vector<Diagnostic> warnings;
+  const Scenario scenario = load_scenario_file(set.scenario, {}, &warnings);
+  print_warnings(warnings);
+  const BenchResult result = measure(set, scenario, command_line);
   fmt::print("{}", format_text(result));
   std::fflush(stdout);
   if (!set.json.empty()) {

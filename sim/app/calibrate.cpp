@@ -15,6 +15,7 @@
 #include "cli.hpp"
 #include "cluster.hpp"
 #include "journal.hpp"
+#include "run.hpp"
 #include "talentsim/calibrate.hpp"
 #include "talentsim/calibrate_loader.hpp"
 #include "talentsim/calibration_file.hpp"
@@ -312,6 +313,7 @@ int run_calibrate(const CalibrateArgs& a, const std::string& command_line,
                   const std::atomic<int>& stop) {
   const auto t0 = std::chrono::steady_clock::now();
   const LoadedCalibration c = load_calibration_file(a.calibration);
+  print_warnings(c.warnings);
   const CalibrationSpec& spec = c.spec;
   const fs::path destination =
       a.output.empty() ? fs::path("results") / (file_stem(spec.name) + ".calibration.h5")

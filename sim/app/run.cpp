@@ -319,10 +319,17 @@ RunAccumulator read_run_file(const fs::path& path, const std::string& group) {
   return acc;
 }
 
+void print_warnings(const std::vector<Diagnostic>& warnings) {
+  for (const auto& d : warnings) std::cerr << d.format() << "\n";
+}
+
 Scenario load_scenario(const Common& c) {
   std::vector<Override> overrides;
   for (const auto& s : c.sets) overrides.push_back(parse_override(s));
-  return load_scenario_file(c.scenario, overrides);
+  std::vector<Diagnostic> warnings;
+  Scenario s = load_scenario_file(c.scenario, overrides, &warnings);
+  print_warnings(warnings);
+  return s;
 }
 
 int run_command(const RunArgs& a, const std::string& command_line, const std::atomic<int>& stop) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "talentsim/errors.hpp"
 #include "talentsim/report.hpp"
 #include "talentsim/scenario.hpp"
 
@@ -33,8 +34,12 @@ struct RunArgs {
   bool no_resource_check = false;
 };
 
-// The scenario file with its --set overrides applied. Throws InputError.
+// The scenario file with its --set overrides applied; prints any warnings
+// (keys accepted but ignored) to stderr. Throws InputError.
 Scenario load_scenario(const Common& c);
+
+// Each warning of a loader on its own lines of stderr, as errors are.
+void print_warnings(const std::vector<Diagnostic>& warnings);
 
 // A run (a run file's root, or a comparison's group) read back from its
 // file for the report. Throws RunError.

@@ -28,6 +28,7 @@
 #include "cli.hpp"
 #include "cluster.hpp"
 #include "journal.hpp"
+#include "run.hpp"
 #include "talentsim/ensemble.hpp"
 #include "talentsim/errors.hpp"
 #include "talentsim/model.hpp"
@@ -253,6 +254,7 @@ CLI::App* add_sweep_command(CLI::App& app, SweepArgs& a) {
 int run_sweep(const SweepArgs& a, const std::string& command_line, const std::atomic<int>& stop) {
   const auto t0 = std::chrono::steady_clock::now();
   const LoadedSweep s = load_sweep_file(a.sweep);
+  print_warnings(s.warnings);
   const fs::path destination = a.output.empty()
                                    ? fs::path("results") / (file_stem(s.spec.name) + ".h5")
                                    : fs::path(a.output);

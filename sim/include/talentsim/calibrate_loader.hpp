@@ -38,7 +38,8 @@ struct CalibrationSpec {
 
 struct LoadedCalibration {
   CalibrationSpec spec;
-  Scenario base;  // as loaded, without the targets
+  Scenario base;                     // as loaded, without the targets
+  std::vector<Diagnostic> warnings;  // keys accepted but ignored, in the file or its base
 };
 
 // Reads and checks a calibration file and its base scenario; the base must

@@ -11,15 +11,17 @@ namespace talentsim {
 
 // One problem found in an input, located as precisely as the input allows.
 struct Diagnostic {
-  std::string file;     // scenario path, or "--set" for a command-line override
-  int line = 0;         // 1-based; 0 when unknown
-  int column = 0;       // 1-based; 0 when unknown
-  std::string path;     // key path, e.g. "labs[2].comp.star"
-  std::string message;  // what was expected and what was found
-  std::string hint;     // how to fix it; may be empty
-  std::string excerpt;  // the offending source line; may be empty
+  std::string file;      // scenario path, or "--set" for a command-line override
+  int line = 0;          // 1-based; 0 when unknown
+  int column = 0;        // 1-based; 0 when unknown
+  std::string path;      // key path, e.g. "labs[2].comp.star"
+  std::string message;   // what was expected and what was found
+  std::string hint;      // how to fix it; may be empty
+  std::string excerpt;   // the offending source line; may be empty
+  bool warning = false;  // accepted and reported, not refused
 
-  // "file:line:column: error: path: message" plus excerpt, caret and hint.
+  // "file:line:column: error: path: message" (or "warning:") plus excerpt,
+  // caret and hint.
   std::string format() const;
 };
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "talentsim/errors.hpp"
 #include "talentsim/scenario.hpp"
 
 namespace talentsim {
@@ -24,11 +25,15 @@ struct Override {
 // Splits "PATH=VALUE"; throws InputError when there is no '='.
 Override parse_override(const std::string& argument);
 
-// Throws InputError listing every problem found.
+// Throws InputError listing every problem found. Keys that MODEL.md
+// accepts but ignores where they stand (a share question's tiers) are
+// appended to *warnings when it is given.
 Scenario load_scenario_file(const std::filesystem::path& path,
-                            const std::vector<Override>& overrides = {});
+                            const std::vector<Override>& overrides = {},
+                            std::vector<Diagnostic>* warnings = nullptr);
 Scenario load_scenario_text(const std::string& text, const std::string& source_name,
-                            const std::vector<Override>& overrides = {});
+                            const std::vector<Override>& overrides = {},
+                            std::vector<Diagnostic>* warnings = nullptr);
 
 // Money: a number, or a string with an optional '$' and a suffix K, M, B or T
 // ("950B", "$1.5M", "400K"). nullopt when malformed.

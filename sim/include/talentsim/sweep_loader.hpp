@@ -36,6 +36,7 @@ struct LoadedSweep {
   SweepSpec spec;
   Scenario base;
   SweepDesign design;
+  std::vector<Diagnostic> warnings;  // keys accepted but ignored, in the file or its base
 };
 LoadedSweep load_sweep_file(const std::filesystem::path& path);
 

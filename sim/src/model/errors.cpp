@@ -28,7 +28,7 @@ std::string Diagnostic::format() const {
     }
     out += ": ";
   }
-  out += "error: ";
+  out += warning ? "warning: " : "error: ";
   if (!path.empty()) out += path + ": ";
   out += message;
   if (!excerpt.empty() && line > 0) {

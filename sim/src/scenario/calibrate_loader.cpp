@@ -374,7 +374,7 @@ LoadedCalibration load_calibration_file(const std::filesystem::path& path) {
     }
   }
   if (ld.has_errors()) ld.fail();
-  return LoadedCalibration{std::move(spec), std::move(*base)};
+  return LoadedCalibration{std::move(spec), std::move(*base), std::move(ld.warnings())};
 }
 
 }  // namespace talentsim

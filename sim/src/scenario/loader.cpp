@@ -519,13 +519,14 @@ Scenario build(Loader& ld, const YAML::Node& root) {
 }
 
 Scenario load(const std::string& text, const std::string& source,
-              const std::vector<Override>& overrides) {
+              const std::vector<Override>& overrides, std::vector<Diagnostic>* warnings) {
   Loader ld(source, text);
   YAML::Node root = ld.parse(text);
   for (const auto& o : overrides) ld.apply(root, o);
   if (ld.has_errors()) ld.fail();
   Scenario s = build(ld, root);
   if (ld.has_errors()) ld.fail();
+  if (warnings) warnings->insert(warnings->end(), ld.warnings().begin(), ld.warnings().end());
   s.source_name = source;
   if (overrides.empty()) {
     s.source_text = text;
@@ -575,19 +576,35 @@ std::optional<Question> read_question(Loader& ld, const YAML::Node& n, const std
   if (n["lab"]) assign(ld.lookup(n["lab"], p + ".lab", c.lab_names, "lab"), q.lab);
   if (n["tiers"]) {
     q.tiers = ld.lookup_list(n["tiers"], p + ".tiers", c.tier_names, "tier");
-    if (metric_ok && (q.metric == Metric::Share || q.metric == Metric::NamedAt))
-      ld.error(n["tiers"], p + ".tiers",
-               fmt::format("tiers does not apply to metric {}", to_string(q.metric)),
-               q.metric == Metric::Share ? "share always covers every tier; remove tiers"
-                                         : "remove tiers");
+    // MODEL.md section 8 allows the key and says share ignores it; named_at
+    // is one person. Accepted, ignored, and said.
+    if (metric_ok && (q.metric == Metric::Share || q.metric == Metric::NamedAt)) {
+      ld.warn(n["tiers"], p + ".tiers",
+              q.metric == Metric::Share
+                  ? "share always covers every tier (MODEL.md section 8): tiers is ignored"
+                  : "named_at asks where one named researcher is: tiers is ignored",
+              q.metric == Metric::Share
+                  ? "remove tiers; for one tier's researchers, use metric: headcount with tiers"
+                  : "remove tiers");
+      q.tiers.clear();
+    }
   }
   if (n["from"]) {
     q.from = ld.lookup_list(n["from"], p + ".from", c.lab_names, "lab");
+    // MODEL.md section 8 defines `from` for hires only; other metrics are
+    // read from outputs that do not know where a hire came from.
     if (metric_ok && q.metric != Metric::Hires && q.metric != Metric::Retention &&
-        q.metric != Metric::FlowRatio)
-      ld.error(n["from"], p + ".from",
-               "from applies only to metrics hires, retention and flow_ratio",
-               "remove from, or use metric: hires");
+        q.metric != Metric::FlowRatio) {
+      ld.warn(n["from"], p + ".from",
+              fmt::format("from selects the source labs of hires (MODEL.md section 8); metric "
+                          "{} ignores it",
+                          to_string(q.metric)),
+              q.metric == Metric::NetFlow
+                  ? "remove from; net_flow counts every hire and departure. For hires from "
+                    "these labs alone, add a question with metric: hires and this from"
+                  : "remove from, or use metric: hires");
+      q.from.clear();
+    }
     if (metric_ok && q.metric == Metric::FlowRatio && q.lab >= 0 &&
         std::find(q.from.begin(), q.from.end(), q.lab) != q.from.end())
       ld.error(n["from"], p + ".from",
@@ -693,13 +710,16 @@ std::optional<Question> read_question(Loader& ld, const YAML::Node& n, const std
 }  // namespace yaml_loader
 
 Scenario load_scenario_text(const std::string& text, const std::string& source_name,
-                            const std::vector<Override>& overrides) {
-  return load(text, source_name, overrides);
+                            const std::vector<Override>& overrides,
+                            std::vector<Diagnostic>* warnings) {
+  return load(text, source_name, overrides, warnings);
 }
 
 Scenario load_scenario_file(const std::filesystem::path& path,
-                            const std::vector<Override>& overrides) {
-  return load(read_input_file(path, "scenario file", kScenarioPathHint), path.string(), overrides);
+                            const std::vector<Override>& overrides,
+                            std::vector<Diagnostic>* warnings) {
+  return load(read_input_file(path, "scenario file", kScenarioPathHint), path.string(), overrides,
+              warnings);
 }
 
 }  // namespace talentsim

@@ -341,7 +341,8 @@ LoadedSweep load_sweep_file(const std::filesystem::path& path) {
       ld.fail();
     }
   }
-  return LoadedSweep{std::move(spec), std::move(*base), std::move(design)};
+  return LoadedSweep{std::move(spec), std::move(*base), std::move(design),
+                     std::move(ld.warnings())};
 }
 
 }  // namespace talentsim

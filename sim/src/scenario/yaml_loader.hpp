@@ -274,10 +274,6 @@ class Loader {
 
   void error(const YAML::Node& at, const std::string& path, const std::string& message,
              const std::string& hint = "") {
-    Diagnostic d;
-    d.path = path;
-    d.message = message;
-    d.hint = hint;
     // Aliases repeat a problem wherever they point: a few kilobytes such as
     // `labs: [*a, *a, ...]` over a large anchored mapping make millions of
     // diagnostics (gigabytes, minutes). Stop well before.
@@ -290,22 +286,19 @@ class Loader {
                   "repeats at every alias (*name) of it"});
       fail();
     }
-    for (const auto& s : sets_)
-      if (at.is(s.node)) {
-        d.file = "--set " + s.override_.text();
-        break;
-      }
-    if (d.file.empty()) {
-      d.file = source_;
-      const YAML::Mark m = at.Mark();
-      if (m.line >= 0) {
-        d.line = m.line + 1;
-        d.column = m.column + 1;
-        d.excerpt = excerpt(d.line);
-      }
-    }
-    diagnostics_.push_back(std::move(d));
+    diagnostics_.push_back(locate(at, path, message, hint));
   }
+
+  // A key that MODEL.md accepts and ignores where it stands: reported to
+  // the user, not refused. The first kMaxDiagnostics are kept.
+  void warn(const YAML::Node& at, const std::string& path, const std::string& message,
+            const std::string& hint = "") {
+    if (warnings_.size() >= kMaxDiagnostics) return;
+    Diagnostic d = locate(at, path, message, hint);
+    d.warning = true;
+    warnings_.push_back(std::move(d));
+  }
+  std::vector<Diagnostic>& warnings() { return warnings_; }
 
   void expected(const YAML::Node& at, const std::string& path, const std::string& what,
                 const std::string& hint = "") {
@@ -550,6 +543,31 @@ class Loader {
   const std::vector<SetEntry>& sets() const { return sets_; }
 
  private:
+  // A diagnostic at `at`: a --set override's text when `at` is the value it
+  // put in place, else the file's line, column and that line.
+  Diagnostic locate(const YAML::Node& at, const std::string& path, const std::string& message,
+                    const std::string& hint) const {
+    Diagnostic d;
+    d.path = path;
+    d.message = message;
+    d.hint = hint;
+    for (const auto& s : sets_)
+      if (at.is(s.node)) {
+        d.file = "--set " + s.override_.text();
+        break;
+      }
+    if (d.file.empty()) {
+      d.file = source_;
+      const YAML::Mark m = at.Mark();
+      if (m.line >= 0) {
+        d.line = m.line + 1;
+        d.column = m.column + 1;
+        d.excerpt = excerpt(d.line);
+      }
+    }
+    return d;
+  }
+
   // YAML allows no control characters but tab and line breaks.
   static bool is_control(char ch) {
     const auto c = static_cast<unsigned char>(ch);
@@ -649,7 +667,7 @@ class Loader {
 
   std::string source_;
   std::vector<std::string> lines_;
-  std::vector<Diagnostic> diagnostics_;
+  std::vector<Diagnostic> diagnostics_, warnings_;
   std::vector<SetEntry> sets_;
 };
 
@@ -757,7 +775,8 @@ inline BaseScenario read_base_scenario(Loader& ld, const YAML::Node& root,
     return b;
   }
   b.text = read_input_file(b.path, "scenario file", kScenarioPathHint);
-  b.scenario = load_scenario_text(b.text, b.path.string());  // errors name its lines
+  b.scenario = load_scenario_text(b.text, b.path.string(), {},  // errors name its lines
+                                  &ld.warnings());
   try {
     b.root = YAML::Load(b.text);
   } catch (const YAML::Exception&) {
