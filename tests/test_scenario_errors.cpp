@@ -356,6 +356,32 @@ TEST(ScenarioWarnings, KeysTheModelIgnoresAreAcceptedAndSaid) {
   EXPECT_EQ(load_scenario_text(text, "s.yaml"), s);
 }
 
+// A poacher listed in its own `from` selects no one more: MODEL.md poaches
+// "in other labs". Accepted with a warning, and the same run as without it.
+TEST(ScenarioWarnings, APoacherInItsOwnFromIsIgnored) {
+  const auto with_from = [](const std::string& from) {
+    return tiny_scenario(
+        "events:\n  - {date: 2026-03-01, type: poach, lab: A, count: 3, "
+        "offer_factor: 2, from: " +
+        from + "}\n");
+  };
+  std::vector<Diagnostic> warnings;
+  const Scenario s = load_scenario_text(with_from("[B, A]"), "s.yaml", {}, &warnings);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0].path, "events[0].from");
+  EXPECT_EQ(warnings[0].line, 16);
+  EXPECT_EQ(warnings[0].column, 78);
+  EXPECT_EQ(warnings[0].message,
+            "a lab's own researchers are never its poaching targets (MODEL.md section 5: "
+            "researchers in other labs), so \"A\" in from is ignored");
+  const Scenario plain = load_scenario_text(with_from("[B]"), "s.yaml");
+  const auto a = run_all(Model(s), 4, 3), b = run_all(Model(plain), 4, 3);
+  for (std::size_t r = 0; r < a.size(); ++r) {
+    EXPECT_EQ(a[r].hires, b[r].hires);
+    EXPECT_EQ(a[r].departures, b[r].departures);
+  }
+}
+
 // --set overrides ---------------------------------------------------------
 
 TEST(ScenarioOverrides, SetChangesScalarsByPath) {

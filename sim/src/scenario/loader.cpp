@@ -470,11 +470,15 @@ Scenario build(Loader& ld, const YAML::Node& root) {
         if (n["tiers"]) e.tiers = ld.lookup_list(n["tiers"], p + ".tiers", tier_names, "tier");
         if (n["from"]) {
           e.from = ld.lookup_list(n["from"], p + ".from", lab_names, "lab");
+          // MODEL.md section 5 poaches "in other labs": the lab itself in
+          // `from` selects no one (the engine skips its own researchers).
           if (e.lab >= 0 && std::find(e.from.begin(), e.from.end(), e.lab) != e.from.end())
-            ld.error(n["from"], p + ".from",
-                     fmt::format("a lab cannot poach from itself, but from lists \"{}\"",
-                                 lab_names[e.lab]),
-                     "remove the poaching lab from `from`");
+            ld.warn(n["from"], p + ".from",
+                    fmt::format("a lab's own researchers are never its poaching targets "
+                                "(MODEL.md section 5: researchers in other labs), so \"{}\" "
+                                "in from is ignored",
+                                lab_names[e.lab]),
+                    "remove the poaching lab from `from`");
         }
         break;
       case EventType::Found:
