@@ -68,6 +68,38 @@ TEST_F(Cli, IgnoredKeysAreWarnedAboutNotRefused) {
             std::string::npos)
       << o.err;
   EXPECT_NE(o.err.find("hint: remove tiers"), std::string::npos) << o.err;
+
+  // compare loads both scenarios with the same --set: a warning that the
+  // override causes is said once, as is each file's own.
+  const auto count = [](const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  const auto cmp =
+      talentsim("compare warn.yaml warn.yaml -r 2 --quiet -o c.h5 --set questions.s.from=B", dir_);
+  EXPECT_EQ(cmp.exit_code, 0) << cmp.err;
+  EXPECT_EQ(count(cmp.err, "warn.yaml:16:43: warning: questions[0].tiers:"), 1u) << cmp.err;
+  EXPECT_EQ(count(cmp.err,
+                  "--set questions.s.from=B: warning: questions[0].from: from selects "
+                  "the source labs of hires (MODEL.md section 8); metric share ignores "
+                  "it"),
+            1u)
+      << cmp.err;
+  EXPECT_EQ(count(cmp.err, "warning:"), 2u) << cmp.err;
+
+  // Beside an error, the warning is still said.
+  std::ofstream(dir_ / "both.yaml") << tiny_scenario(
+      "questions:\n"
+      "  - {id: s, metric: share, lab: A, tiers: [star], window: [2026-01-01, 2026-06-30], "
+      "at_least: 0.5}\n"
+      "  - {id: t, metric: share, lab: Nowhere, window: [2026-01-01, 2026-06-30], "
+      "at_least: 0.5}\n");
+  const auto bad = talentsim("validate both.yaml", dir_);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_EQ(count(bad.err, "both.yaml:16:43: warning: questions[0].tiers:"), 1u) << bad.err;
+  EXPECT_EQ(count(bad.err, "error:"), 1u) << bad.err;
+  EXPECT_EQ(bad.err.find("problems found"), std::string::npos) << bad.err;  // one error
 }
 
 TEST_F(Cli, MissingFileAndBadUsageExitWithTwo) {

@@ -356,30 +356,88 @@ TEST(ScenarioWarnings, KeysTheModelIgnoresAreAcceptedAndSaid) {
   EXPECT_EQ(load_scenario_text(text, "s.yaml"), s);
 }
 
-// A poacher listed in its own `from` selects no one more: MODEL.md poaches
-// "in other labs". Accepted with a warning, and the same run as without it.
-TEST(ScenarioWarnings, APoacherInItsOwnFromIsIgnored) {
+// A poacher listed in its own `from` adds no one: MODEL.md poaches "in
+// other labs". Accepted with a warning that says what the run does.
+TEST(ScenarioWarnings, APoacherInItsOwnFromAddsNoOne) {
   const auto with_from = [](const std::string& from) {
     return tiny_scenario(
+        "  - name: C\n"
+        "    headcount: {junior: 10, star: 1}\n"
+        "    comp: {junior: 250K, star: 1.5M}\n"
         "events:\n  - {date: 2026-03-01, type: poach, lab: A, count: 3, "
-        "offer_factor: 2, from: " +
+        "offer_factor: 2" +
         from + "}\n");
   };
+  const auto run = [&](const std::string& from, std::vector<Diagnostic>* warnings = nullptr) {
+    return run_all(Model(load_scenario_text(with_from(from), "s.yaml", {}, warnings)), 4, 3);
+  };
+  const auto same = [](const std::vector<ReplicateResult>& a,
+                       const std::vector<ReplicateResult>& b) {
+    for (std::size_t r = 0; r < a.size(); ++r)
+      if (a[r].hires != b[r].hires || a[r].departures != b[r].departures) return false;
+    return true;
+  };
+
   std::vector<Diagnostic> warnings;
-  const Scenario s = load_scenario_text(with_from("[B, A]"), "s.yaml", {}, &warnings);
+  const auto mixed = run(", from: [B, A]", &warnings);
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_EQ(warnings[0].path, "events[0].from");
-  EXPECT_EQ(warnings[0].line, 16);
+  EXPECT_EQ(warnings[0].line, 19);
   EXPECT_EQ(warnings[0].column, 78);
   EXPECT_EQ(warnings[0].message,
-            "a lab's own researchers are never its poaching targets (MODEL.md section 5: "
-            "researchers in other labs), so \"A\" in from is ignored");
-  const Scenario plain = load_scenario_text(with_from("[B]"), "s.yaml");
-  const auto a = run_all(Model(s), 4, 3), b = run_all(Model(plain), 4, 3);
-  for (std::size_t r = 0; r < a.size(); ++r) {
-    EXPECT_EQ(a[r].hires, b[r].hires);
-    EXPECT_EQ(a[r].departures, b[r].departures);
-  }
+            "\"A\" in from adds no one: a lab's own researchers are never its poaching targets "
+            "(MODEL.md section 5: researchers in other labs)");
+  EXPECT_TRUE(same(mixed, run(", from: [B]")));
+  EXPECT_FALSE(same(mixed, run("")));  // so the comparison can tell a wrong reading
+
+  warnings.clear();
+  const auto alone = run(", from: [A]", &warnings);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0].message,
+            "from lists only \"A\", the poaching lab, whose own researchers are never its "
+            "targets (MODEL.md section 5: researchers in other labs): this poach selects no one");
+  EXPECT_EQ(warnings[0].hint,
+            "list the labs to poach from, or remove from to poach from every other lab");
+  const auto none = run_all(
+      Model(load_scenario_text(tiny_scenario("  - name: C\n    headcount: {junior: 10, star: 1}\n"
+                                             "    comp: {junior: 250K, star: 1.5M}\n"),
+                               "s.yaml")),
+      4, 3);
+  EXPECT_TRUE(same(alone, none));
+}
+
+// Hires from a lab into itself never happen; flow_ratio needs a lab in
+// `from`; a warning is not lost when the file also has errors.
+TEST(ScenarioWarnings, OwnLabInAQuestionsFromAndWarningsBesideErrors) {
+  std::vector<Diagnostic> warnings;
+  const Scenario s = load_scenario_text(
+      tiny_scenario("questions:\n"
+                    "  - {id: h, metric: hires, lab: A, from: [A], window: [2026-01-01, "
+                    "2026-06-30], at_least: 1}\n"),
+      "s.yaml", {}, &warnings);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0].message,
+            "\"A\" in from adds nothing: moving to one's own lab is not a move, so this "
+            "question counts no one");
+  EXPECT_EQ(s.questions[0].from, std::vector<int>{0});
+
+  const auto empty = only_problem(tiny_scenario(
+      "questions:\n  - {id: f, metric: flow_ratio, lab: A, from: [], window: [2026-01-01, "
+      "2026-06-30], at_least: 1}\n"));
+  EXPECT_EQ(empty.path, "questions[0].from");
+  EXPECT_EQ(empty.message.rfind("expected at least one lab", 0), 0u) << empty.message;
+
+  const auto both = problems(tiny_scenario(
+      "questions:\n"
+      "  - {id: s, metric: share, lab: A, tiers: [star], window: [2026-01-01, 2026-06-30], "
+      "at_least: 0}\n"
+      "  - {id: t, metric: share, lab: Nowhere, window: [2026-01-01, 2026-06-30], "
+      "at_least: 0}\n"));
+  ASSERT_EQ(both.size(), 2u);
+  EXPECT_FALSE(both[0].warning);
+  EXPECT_EQ(both[0].path, "questions[1].lab");
+  EXPECT_TRUE(both[1].warning);
+  EXPECT_EQ(both[1].path, "questions[0].tiers");
 }
 
 // --set overrides ---------------------------------------------------------

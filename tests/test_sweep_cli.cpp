@@ -427,6 +427,24 @@ parameters:
   EXPECT_TRUE(f.question_value.empty()) << "read without the replicates";
 }
 
+// A key the base carries but MODEL.md ignores is said once, located in the
+// base, however many points load that base.
+TEST_F(Sweep, TheBasesWarningsAreSaidOnce) {
+  std::string base = market_scenario();
+  const std::string at = "    metric: net_flow\n    lab: B\n";
+  base.replace(base.find(at), at.size(), at + "    from: [A]\n");
+  std::ofstream(dir_ / "market.yaml") << base;
+  write("g.yaml", kGrid);
+  const auto o = talentsim("sweep g.yaml --quiet -o g.h5", dir_);
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  const auto line = 1 + std::count(base.begin(), base.begin() + base.find("    from: [A]"), '\n');
+  const std::string warning = "market.yaml:" + std::to_string(line) +
+                              ":11: warning: questions[1].from: from selects the source labs of "
+                              "hires (MODEL.md section 8); metric net_flow ignores it";
+  EXPECT_NE(o.err.find(warning), std::string::npos) << o.err;
+  EXPECT_EQ(o.err.find("warning:"), o.err.rfind("warning:")) << o.err;  // once, for 6 points
+}
+
 TEST_F(Sweep, JournalIsLockedValidatedAndStaleFilesCleaned) {
   write("g.yaml", kGrid);
   // Another process holding the journal's lock.

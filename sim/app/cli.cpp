@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cctype>
 #include <csignal>
 #include <cstdio>
@@ -185,8 +186,9 @@ int command_line_main(int argc, char** argv) {
     if (*calibrate_cmd) return run_calibrate(calibrate, command_line, install_stop_handlers());
   } catch (const InputError& e) {
     for (const auto& d : e.diagnostics()) std::cerr << d.format() << "\n";
-    if (e.diagnostics().size() > 1)
-      std::cerr << e.diagnostics().size() << " problems found; nothing was run.\n";
+    const auto errors = std::count_if(e.diagnostics().begin(), e.diagnostics().end(),
+                                      [](const Diagnostic& d) { return !d.warning; });
+    if (errors > 1) std::cerr << errors << " problems found; nothing was run.\n";
     return kExitUsage;
   } catch (const RunError& e) {
     std::cerr << "talentsim: error: " << e.what() << "\n";

@@ -11,6 +11,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 #include <variant>
 
 #include "capacity.hpp"
@@ -320,7 +321,11 @@ RunAccumulator read_run_file(const fs::path& path, const std::string& group) {
 }
 
 void print_warnings(const std::vector<Diagnostic>& warnings) {
-  for (const auto& d : warnings) std::cerr << d.format() << "\n";
+  // compare loads two scenarios with the same --set overrides: a warning
+  // about one of them would otherwise be said twice, word for word.
+  static std::set<std::string> said;
+  for (const auto& d : warnings)
+    if (std::string text = d.format(); said.insert(text).second) std::cerr << text << "\n";
 }
 
 Scenario load_scenario(const Common& c) {

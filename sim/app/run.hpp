@@ -38,7 +38,8 @@ struct RunArgs {
 // (keys accepted but ignored) to stderr. Throws InputError.
 Scenario load_scenario(const Common& c);
 
-// Each warning of a loader on its own lines of stderr, as errors are.
+// Each warning of a loader on its own lines of stderr, as errors are; a
+// warning already printed by this process is not printed again.
 void print_warnings(const std::vector<Diagnostic>& warnings);
 
 // A run (a run file's root, or a comparison's group) read back from its

@@ -32,15 +32,22 @@ namespace talentsim::fuzz {
     if (!(cond)) ::talentsim::fuzz::bug(std::string(#cond) + ": " + (what)); \
   } while (0)
 
-// An InputError must say something about every problem, and format it.
+// An InputError must say something about every problem, and format it;
+// it holds at least one error (warnings alone refuse nothing), errors
+// first.
 inline void check_input_error(const InputError& e) {
-  FUZZ_CHECK(!e.diagnostics().empty(), "an InputError without diagnostics");
+  FUZZ_CHECK(!e.diagnostics().empty() && !e.diagnostics().front().warning,
+             "an InputError without an error");
+  bool warned = false;
   for (const Diagnostic& d : e.diagnostics()) {
     const std::string text = d.format();
     FUZZ_CHECK(!d.file.empty(), "a diagnostic names no file: " + text);
     FUZZ_CHECK(!d.message.empty(), "a diagnostic without a message: " + text);
     FUZZ_CHECK(d.line >= 0 && d.column >= 0, "a negative line or column: " + text);
-    FUZZ_CHECK(text.find("error: ") != std::string::npos, "format() lost the message: " + text);
+    FUZZ_CHECK(text.find(d.warning ? "warning: " : "error: ") != std::string::npos,
+               "format() lost the message: " + text);
+    FUZZ_CHECK(!warned || d.warning, "an error after a warning: " + text);
+    warned = d.warning;
   }
 }
 
@@ -122,6 +129,12 @@ inline void check_valid(const Scenario& s) {
     if (q.metric == Metric::FlowRatio)
       FUZZ_CHECK(!q.from.empty() && std::find(q.from.begin(), q.from.end(), q.lab) == q.from.end(),
                  "flow_ratio without from, or from its own lab: " + q.id);
+    // Keys MODEL.md lets a question carry but its metric ignores are
+    // cleared, so that no answer can use them.
+    if (q.metric == Metric::Share || q.metric == Metric::NamedAt)
+      FUZZ_CHECK(q.tiers.empty(), "tiers kept on a share or named_at question: " + q.id);
+    if (q.metric != Metric::Hires && q.metric != Metric::Retention && q.metric != Metric::FlowRatio)
+      FUZZ_CHECK(q.from.empty(), "from kept on a metric that ignores it: " + q.id);
   }
 }
 

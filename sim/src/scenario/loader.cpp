@@ -471,14 +471,24 @@ Scenario build(Loader& ld, const YAML::Node& root) {
         if (n["from"]) {
           e.from = ld.lookup_list(n["from"], p + ".from", lab_names, "lab");
           // MODEL.md section 5 poaches "in other labs": the lab itself in
-          // `from` selects no one (the engine skips its own researchers).
-          if (e.lab >= 0 && std::find(e.from.begin(), e.from.end(), e.lab) != e.from.end())
+          // `from` adds no one (the engine skips its own researchers), and
+          // alone it leaves no one to poach.
+          if (e.lab >= 0 && std::find(e.from.begin(), e.from.end(), e.lab) != e.from.end()) {
+            const bool only =
+                std::all_of(e.from.begin(), e.from.end(), [&](int l) { return l == e.lab; });
             ld.warn(n["from"], p + ".from",
-                    fmt::format("a lab's own researchers are never its poaching targets "
-                                "(MODEL.md section 5: researchers in other labs), so \"{}\" "
-                                "in from is ignored",
-                                lab_names[e.lab]),
-                    "remove the poaching lab from `from`");
+                    only ? fmt::format("from lists only \"{}\", the poaching lab, whose own "
+                                       "researchers are never its targets (MODEL.md section 5: "
+                                       "researchers in other labs): this poach selects no one",
+                                       lab_names[e.lab])
+                         : fmt::format("\"{}\" in from adds no one: a lab's own researchers are "
+                                       "never its poaching targets (MODEL.md section 5: "
+                                       "researchers in other labs)",
+                                       lab_names[e.lab]),
+                    only ? "list the labs to poach from, or remove from to poach from every "
+                           "other lab"
+                         : "remove the poaching lab from `from`");
+          }
         }
         break;
       case EventType::Found:
@@ -588,15 +598,16 @@ std::optional<Question> read_question(Loader& ld, const YAML::Node& n, const std
                   ? "share always covers every tier (MODEL.md section 8): tiers is ignored"
                   : "named_at asks where one named researcher is: tiers is ignored",
               q.metric == Metric::Share
-                  ? "remove tiers; for one tier's researchers, use metric: headcount with tiers"
+                  ? "remove tiers; a share of star power is always of every tier's"
                   : "remove tiers");
       q.tiers.clear();
     }
   }
   if (n["from"]) {
     q.from = ld.lookup_list(n["from"], p + ".from", c.lab_names, "lab");
-    // MODEL.md section 8 defines `from` for hires only; other metrics are
-    // read from outputs that do not know where a hire came from.
+    // MODEL.md section 8 defines `from` for hires only: it is cleared for
+    // the other metrics, whose answers would otherwise use it (net_flow's
+    // hires would count only those from these labs).
     if (metric_ok && q.metric != Metric::Hires && q.metric != Metric::Retention &&
         q.metric != Metric::FlowRatio) {
       ld.warn(n["from"], p + ".from",
@@ -609,8 +620,23 @@ std::optional<Question> read_question(Loader& ld, const YAML::Node& n, const std
                   : "remove from, or use metric: hires");
       q.from.clear();
     }
-    if (metric_ok && q.metric == Metric::FlowRatio && q.lab >= 0 &&
-        std::find(q.from.begin(), q.from.end(), q.lab) != q.from.end())
+    // A move from a lab into itself is not a move (MODEL.md section 4).
+    const bool lists_itself =
+        q.lab >= 0 && std::find(q.from.begin(), q.from.end(), q.lab) != q.from.end();
+    if (metric_ok && lists_itself && (q.metric == Metric::Hires || q.metric == Metric::Retention)) {
+      const bool only =
+          std::all_of(q.from.begin(), q.from.end(), [&](int l) { return l == q.lab; });
+      ld.warn(n["from"], p + ".from",
+              fmt::format("\"{}\" in from adds nothing: moving to one's own lab is not a move{}",
+                          c.lab_names[q.lab], only ? ", so this question counts no one" : ""),
+              "remove the question's own lab from `from`");
+    }
+    if (metric_ok && q.metric == Metric::FlowRatio && q.from.empty())
+      ld.error(n["from"], p + ".from",
+               "expected at least one lab (flow_ratio compares moves from the `from` labs into "
+               "lab with moves back), found an empty list",
+               "list the labs, for example from: [<lab>]");
+    if (metric_ok && q.metric == Metric::FlowRatio && lists_itself)
       ld.error(n["from"], p + ".from",
                fmt::format("from lists \"{}\", the question's own lab", c.lab_names[q.lab]),
                "flow_ratio compares moves from the `from` labs into `lab` with moves back; "

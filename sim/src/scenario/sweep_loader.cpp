@@ -299,6 +299,7 @@ LoadedSweep load_sweep_file(const std::filesystem::path& path) {
       s = load_point(spec, design, point);
     } catch (const InputError& e) {
       for (const auto& d : e.diagnostics()) {
+        if (d.warning) continue;  // the base's, already reported from its own load
         std::size_t which = spec.parameters.size();
         for (std::size_t p = 0; p < spec.parameters.size(); ++p)
           if (d.file.rfind("--set " + spec.parameters[p].path + "=", 0) == 0) which = p;

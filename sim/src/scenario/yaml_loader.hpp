@@ -124,7 +124,11 @@ class Loader {
     }
   }
 
-  [[noreturn]] void fail() { throw InputError(std::move(diagnostics_)); }
+  // Throws the errors, then the warnings, so that none is lost.
+  [[noreturn]] void fail() {
+    diagnostics_.insert(diagnostics_.end(), warnings_.begin(), warnings_.end());
+    throw InputError(std::move(diagnostics_));
+  }
   bool has_errors() const { return !diagnostics_.empty(); }
 
   YAML::Node parse(const std::string& text) {
