@@ -88,6 +88,18 @@ TEST_F(Cli, IgnoredKeysAreWarnedAboutNotRefused) {
       << cmp.err;
   EXPECT_EQ(count(cmp.err, "warning:"), 2u) << cmp.err;
 
+  // A question without bounds runs: P 1, "any value", its distribution.
+  std::ofstream(dir_ / "open.yaml") << tiny_scenario(
+      "questions:\n  - {id: h, metric: hires, lab: A, window: [2026-01-01, 2026-06-30]}\n");
+  const auto open = talentsim("run open.yaml -r 5 --quiet -o open.h5", dir_);
+  EXPECT_EQ(open.exit_code, 0) << open.err;
+  EXPECT_NE(open.err.find("open.yaml:16:5: warning: questions[0]: a question without at_least "
+                          "or at_most has no outcome to count: its P is 1"),
+            std::string::npos)
+      << open.err;
+  EXPECT_NE(open.out.find("h          1.000   [0.566, 1.000]"), std::string::npos) << open.out;
+  EXPECT_NE(open.out.find("hires: any value"), std::string::npos) << open.out;
+
   // Beside an error, the warning is still said.
   std::ofstream(dir_ / "both.yaml") << tiny_scenario(
       "questions:\n"

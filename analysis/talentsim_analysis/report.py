@@ -102,7 +102,10 @@ def _interval(low, high, digits=3, signed=False):
 
 
 def _outcome(metric, at_least, at_most):
-    """A question's outcome as text: "hires >= 8", "net_flow <= -3", "2 <= hires <= 3"."""
+    """A question's outcome as text: "hires >= 8", "net_flow <= -3", "2 <= hires <= 3",
+    or "hires: any value" for a question without bounds (as the C++ report says)."""
+    if np.isnan(at_most) and np.isnan(at_least):
+        return f"{metric}: any value"
     if np.isnan(at_most):
         return f"{metric} >= {at_least:g}"
     if np.isnan(at_least):

@@ -324,3 +324,14 @@ def test_a_failed_report_keeps_the_previous_one(tmp_path, run_file, monkeypatch)
         write_report(run_file, destination)
     assert destination.read_text() == "previous report"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.h5", "report.html"]
+
+
+def test_outcome_text_matches_the_engines_report():
+    """The words of bounds_text in sim/src/run/report.cpp, for each kind of bound;
+    a question without bounds runs (with a warning) and says so."""
+    outcome = report_module._outcome
+    nan = float("nan")
+    assert outcome("hires", 8.0, nan) == "hires >= 8"
+    assert outcome("net_flow", nan, -3.0) == "net_flow <= -3"
+    assert outcome("hires", 2.0, 3.0) == "2 <= hires <= 3"
+    assert outcome("hires", nan, nan) == "hires: any value"

@@ -120,7 +120,6 @@ inline void check_valid(const Scenario& s) {
     FUZZ_CHECK(0 <= q.step_from && q.step_from <= q.step_to && q.step_to < s.steps,
                "question window outside the run: " + q.id);
     FUZZ_CHECK(in(q.tiers, tiers) && in(q.from, labs), "question list out of range: " + q.id);
-    FUZZ_CHECK(q.at_least || q.at_most, "question without an outcome: " + q.id);
     if (q.metric == Metric::NamedAt)
       FUZZ_CHECK(q.researcher >= 0 && q.researcher < named, "named_at of no one: " + q.id);
     if (q.metric == Metric::Retention)

@@ -289,7 +289,8 @@ std::string bounds_text(const QuestionInfo& q) {
   const bool lo = !std::isnan(q.at_least), hi = !std::isnan(q.at_most);
   if (lo && hi) return fmt::format("{:g} <= {} <= {:g}", q.at_least, q.metric, q.at_most);
   if (lo) return fmt::format("{} >= {:g}", q.metric, q.at_least);
-  return fmt::format("{} <= {:g}", q.metric, q.at_most);
+  if (hi) return fmt::format("{} <= {:g}", q.metric, q.at_most);
+  return fmt::format("{}: any value", q.metric);
 }
 
 std::size_t width_of(const std::vector<std::string>& names, std::size_t at_least) {

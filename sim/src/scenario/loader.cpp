@@ -727,9 +727,14 @@ std::optional<Question> read_question(Loader& ld, const YAML::Node& n, const std
   }
   if (n["at_least"]) q.at_least = ld.real(n["at_least"], p + ".at_least");
   if (n["at_most"]) q.at_most = ld.real(n["at_most"], p + ".at_most");
+  // MODEL.md section 8 does not require a bound: a question without one
+  // still has its value's distribution, and every replicate has its
+  // (empty) outcome.
   if (need_outcome && !n["at_least"] && !n["at_most"])
-    ld.error(n, p, "a question needs an outcome: at_least, at_most or both",
-             "for example `at_least: 2`");
+    ld.warn(n, p,
+            "a question without at_least or at_most has no outcome to count: its P is 1, and "
+            "only its value's distribution says anything",
+            "for a probability, add `at_least: 2`, `at_most: 5` or both");
   if (q.at_least && q.at_most && *q.at_most < *q.at_least)
     ld.error(n["at_most"], p + ".at_most",
              fmt::format("expected at_most >= at_least ({}), found {}", *q.at_least, *q.at_most),
