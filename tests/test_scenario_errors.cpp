@@ -440,6 +440,38 @@ TEST(ScenarioWarnings, OwnLabInAQuestionsFromAndWarningsBesideErrors) {
   EXPECT_EQ(both[1].path, "questions[0].tiers");
 }
 
+// MODEL.md section 5: raise is F_l += amount, so a cut is a negative raise;
+// pay scales with funding / starting funding, which must stay above 0.
+TEST(ScenarioErrors, ARaiseMayCutFundingButNotToNothing) {
+  const auto with_raises = [](const std::string& raises) {
+    std::string text = tiny_scenario("events:\n" + raises);
+    text.replace(text.find("    comp: {junior: 300K"), 0, "    funding: 1B\n");
+    return text;
+  };
+  const Scenario s = load_scenario_text(
+      with_raises("  - {date: 2026-02-01, type: raise, lab: A, amount: -$400M}\n"
+                  "  - {date: 2026-03-01, type: raise, lab: A, amount: \"-500M\"}\n"),
+      "s.yaml");
+  EXPECT_DOUBLE_EQ(s.events[0].amount, -400e6);
+  EXPECT_DOUBLE_EQ(s.events[1].amount, -500e6);
+  // Applied in date order: the earlier-dated cut written second is first.
+  const std::string text = with_raises(
+      "  - {date: 2026-03-01, type: raise, lab: A, amount: -600M}\n"
+      "  - {date: 2026-02-01, type: raise, lab: A, amount: -400M}\n");
+  const auto d = only_problem(text);
+  EXPECT_EQ(d.path, "events[0].amount");
+  EXPECT_EQ(d.line, line_of(text, "-600M"));
+  EXPECT_EQ(d.message, "this raise takes A's funding from 6e+08 to 0, expected funding above 0");
+  // Without starting funding, pay ignores it; it still cannot go negative.
+  const auto none = only_problem(
+      tiny_scenario("events:\n  - {date: 2026-02-01, type: raise, lab: B, amount: -1}\n"));
+  EXPECT_EQ(none.message,
+            "this raise takes B's funding from 0 to -1, expected funding of at "
+            "least 0");
+  EXPECT_FALSE(parse_money("-$-1B").has_value());
+  EXPECT_EQ(parse_money("-$1.5K"), -1500.0);
+}
+
 // --set overrides ---------------------------------------------------------
 
 TEST(ScenarioOverrides, SetChangesScalarsByPath) {

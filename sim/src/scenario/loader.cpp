@@ -9,6 +9,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <set>
 
 #include "fmt/format.h"
@@ -22,7 +23,10 @@ namespace talentsim {
 
 std::optional<double> parse_money(const std::string& raw) {
   std::string text = trim(raw);
+  const bool cut = text.rfind("-$", 0) == 0;  // "-$500M", as "$-500M" and "-500M" read
+  if (cut) text.erase(0, 1);
   if (!text.empty() && text.front() == '$') text.erase(0, 1);
+  if (cut && (text.empty() || text.front() == '-' || text.front() == '+')) return std::nullopt;
   if (text.empty()) return std::nullopt;
   double scale = 1;
   switch (text.back()) {
@@ -48,7 +52,7 @@ std::optional<double> parse_money(const std::string& raw) {
   if (scale != 1) text.pop_back();
   const auto v = parse_real(text);
   if (!v || !std::isfinite(*v * scale)) return std::nullopt;
-  return *v * scale;
+  return (cut ? -*v : *v) * scale;
 }
 
 Override parse_override(const std::string& argument) {
@@ -398,6 +402,13 @@ Scenario build(Loader& ld, const YAML::Node& root) {
   // Events.
   const auto event_types = names_of(kEventSpecs);
   std::map<int, std::string> founded;  // lab -> path of its found event
+  struct RaiseAt {
+    int step, lab;
+    double amount;
+    YAML::Node node;
+    std::string path;
+  };
+  std::vector<RaiseAt> raises;  // file order, to follow each lab's funding
   for_each_item(ld, root, "events", [&](const YAML::Node& n, const std::string& p) {
     if (!n.IsMap()) {
       ld.expected(n, p, "an event {date, type, ...}",
@@ -433,7 +444,14 @@ Scenario build(Loader& ld, const YAML::Node& root) {
     if (n["lab"]) assign(ld.lookup(n["lab"], p + ".lab", lab_names, "lab"), e.lab);
     switch (e.type) {
       case EventType::Raise:
-        if (n["amount"]) assign(ld.money(n["amount"], p + ".amount", kNonNegative), e.amount);
+        // MODEL.md section 5: F_l += amount, of either sign (a cut is a
+        // negative raise); the funding it leaves is checked below.
+        if (n["amount"])
+          if (auto v = ld.money(n["amount"], p + ".amount", kAny)) {
+            e.amount = *v;
+            if (e.lab >= 0 && e.step >= 0)
+              raises.push_back({e.step, e.lab, e.amount, n["amount"], p + ".amount"});
+          }
         break;
       case EventType::Comp:
         if (n["factor"]) assign(ld.real(n["factor"], p + ".factor", kPositive), e.factor);
@@ -517,6 +535,31 @@ Scenario build(Loader& ld, const YAML::Node& root) {
   });
   std::stable_sort(s.events.begin(), s.events.end(),
                    [](const Event& a, const Event& b) { return a.step < b.step; });
+  // Pay scales as (F_l(t) / F_l(0))^eta when F_l(0) > 0, which needs
+  // F_l(t) > 0; without starting funding, pay ignores it, but funding is
+  // still never negative.
+  // (Indices are sorted, not the records: assigning a YAML::Node rewrites
+  // the node it refers to, in the document.)
+  std::vector<std::size_t> order(raises.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return raises[a].step < raises[b].step; });
+  std::vector<double> funding;
+  for (const auto& l : s.labs) funding.push_back(l.funding);
+  for (const std::size_t i : order) {
+    const RaiseAt& r = raises[i];
+    const double before = funding[r.lab], start = s.labs[r.lab].funding;
+    funding[r.lab] += r.amount;
+    if (start > 0 ? funding[r.lab] > 0 : funding[r.lab] >= 0) continue;
+    ld.error(
+        r.node, r.path,
+        fmt::format("this raise takes {}'s funding from {:g} to {:g}, expected funding {} 0",
+                    lab_names[r.lab], before, funding[r.lab], start > 0 ? "above" : "of at least"),
+        start > 0 ? "pay scales as (funding now / funding at start)^comp_funding_elasticity, "
+                    "which needs funding above 0: cut by less than the funding left"
+                  : "cut by no more than the funding raised so far");
+    funding[r.lab] = before;  // one report per cause
+  }
 
   // Questions.
   std::set<std::string> question_ids;
