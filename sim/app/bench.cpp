@@ -919,10 +919,8 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& a) {
 
 int run_bench(const BenchArgs& args, const std::string& command_line) {
   const Settings set = resolve(args);
-  std::vector<Diagnostic> warnings;
-  const Scenario scenario = load_scenario_file(set.scenario, {}, &warnings);
-  print_warnings(warnings);
-  const BenchResult result = measure(set, scenario, command_line);
+  const BenchResult result =
+      measure(set, load_scenario(Common{.scenario = set.scenario}), command_line);
   fmt::print("{}", format_text(result));
   std::fflush(stdout);
   if (!set.json.empty()) {
