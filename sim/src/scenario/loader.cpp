@@ -449,8 +449,7 @@ Scenario build(Loader& ld, const YAML::Node& root) {
         if (n["amount"])
           if (auto v = ld.money(n["amount"], p + ".amount", kAny)) {
             e.amount = *v;
-            if (e.lab >= 0 && e.step >= 0)
-              raises.push_back({e.step, e.lab, e.amount, n["amount"], p + ".amount"});
+            if (e.lab >= 0) raises.push_back({e.step, e.lab, e.amount, n["amount"], p + ".amount"});
           }
         break;
       case EventType::Comp:
