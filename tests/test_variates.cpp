@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -233,6 +234,31 @@ TEST(MathKernels, ExponentialsInPlaceTakeAnyLength) {
     for (std::size_t j = 0; j < n; ++j)
       EXPECT_EQ(x[j], -detail::log_unit(0.1 + 0.1 * double(j))) << "n " << n << ", j " << j;
   }
+}
+
+TEST(CountLabs, ComparisonsAndHistogramCountTheSame) {
+  // A choice's ties by lab, both ways, against a plain count: random labs
+  // (-1: in no lab) for lab counts and degrees on both sides of the switch.
+  std::mt19937_64 gen(11);
+  for (const std::size_t lp : {4, 8, 16, 64, 132})
+    for (const std::size_t n : {0, 1, 2, 9, 40, 300}) {
+      std::vector<std::int64_t> labs(n);
+      std::vector<double> want(lp + 1, 0.0);
+      for (auto& l : labs) {
+        l = static_cast<std::int64_t>(gen() % (lp + 1)) - 1;
+        if (l >= 0) want[static_cast<std::size_t>(l) + 1] += 1;
+      }
+      std::vector<double> by_compare(lp + 1, -7.0), by_histogram(lp + 1, -7.0), chosen(lp + 1);
+      detail::count_labs_by_compare(labs.data(), n, lp, by_compare.data());
+      detail::count_labs_by_histogram(labs.data(), n, lp, by_histogram.data());
+      detail::count_labs(labs.data(), n, lp, chosen.data());
+      for (std::size_t l = 1; l <= lp; ++l) {
+        EXPECT_EQ(by_compare[l], want[l]) << "lp " << lp << ", n " << n << ", lab " << l - 1;
+        EXPECT_EQ(by_histogram[l], want[l]) << "lp " << lp << ", n " << n << ", lab " << l - 1;
+        EXPECT_EQ(chosen[l], want[l]) << "lp " << lp << ", n " << n << ", lab " << l - 1;
+      }
+      EXPECT_EQ(by_compare[0], -7.0) << "slot 0 (no lab) is the histogram's only";
+    }
 }
 
 TEST(EntryClock, FiresWithTheGeometricLawOnBothSidesOfTheCliff) {

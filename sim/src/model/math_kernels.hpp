@@ -29,7 +29,9 @@
 // (tests check within 2 ulp of std::log).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 namespace talentsim::detail {
@@ -124,6 +126,46 @@ inline double log_unit(double x) {
 inline double exp_nonpositive(double x) {
   exp_nonpositive_in_place(x);
   return x;
+}
+
+// How many of a chooser's ties are at each lab: counts[1 + l] for each lab
+// l < lp (lp a multiple of 4), from labs[0 .. n), each tie's lab or -1 for
+// none. Two ways, giving the same counts:
+// - by comparing every tie's lab with four lab indices at a time: n lp / 4
+//   comparisons, independent of each other;
+// - by a histogram (which also counts ties in no lab, in counts[0]): n
+//   increments, but those of one slot wait on each other through memory,
+//   and most ties are within one lab.
+// count_labs compares while n lp <= kCountLabsByCompareUpTo: a choice among
+// 13 labs with 9 ties went from 88 to 76 ns.
+inline constexpr std::size_t kCountLabsByCompareUpTo = 512;
+
+[[gnu::always_inline]] inline void count_labs_by_compare(const std::int64_t* labs, std::size_t n,
+                                                         std::size_t lp, double* counts) {
+  for (std::size_t l = 0; l < lp; l += 4) {
+    const auto first = static_cast<std::int64_t>(l);
+    using Indices = std::int64_t __attribute__((vector_size(32)));
+    const Indices index = {first, first + 1, first + 2, first + 3};
+    Indices count = {0, 0, 0, 0};
+    for (std::size_t d = 0; d < n; ++d) count -= index == labs[d];  // -1 where equal
+    // The counts (0 .. n < 2^52) as doubles, exactly: 2^52 + count, less 2^52.
+    const Lanes c = __builtin_bit_cast(Lanes, count | 0x4330000000000000) - 0x1p52;
+    std::memcpy(counts + 1 + l, &c, sizeof c);
+  }
+}
+
+[[gnu::always_inline]] inline void count_labs_by_histogram(const std::int64_t* labs, std::size_t n,
+                                                           std::size_t lp, double* counts) {
+  std::fill_n(counts, lp + 1, 0.0);
+  for (std::size_t d = 0; d < n; ++d) counts[labs[d] + 1] += 1;
+}
+
+[[gnu::always_inline]] inline void count_labs(const std::int64_t* labs, std::size_t n,
+                                              std::size_t lp, double* counts) {
+  if (n * lp <= kCountLabsByCompareUpTo)
+    count_labs_by_compare(labs, n, lp, counts);
+  else
+    count_labs_by_histogram(labs, n, lp, counts);
 }
 
 }  // namespace talentsim::detail

@@ -226,6 +226,7 @@ void Replicate::restart(std::uint64_t seed, std::int64_t replicate, MoveObserver
                   &open_weight_, &utility_, &magnet_, &comp_scratch_})
     v->assign(lp, 0.0);
   tie_count_.assign(lp + 1, 0.0);
+  tie_lab_.resize(static_cast<std::size_t>(std::max<std::int64_t>(1, s_.network.degree)));
   applicants_.resize(L_);
 }
 
@@ -464,7 +465,13 @@ void Replicate::market_entry(int t) {
   on_market_.clear();
   // Researchers whose own clock fires now. Entries left behind by a
   // rescheduled clock no longer match entry_step_ and are skipped.
-  for (const auto i : calendar_[static_cast<std::size_t>(t)]) {
+  const auto& due = calendar_[static_cast<std::size_t>(t)];
+  for (std::size_t c = 0, n = due.size(); c < n; ++c) {
+    if (c + 8 < n) {
+      __builtin_prefetch(&entry_step_[due[c + 8]]);
+      __builtin_prefetch(&flags_[due[c + 8]]);
+    }
+    const auto i = due[c];
     if (entry_step_[i] != t) continue;
     entry_step_[i] = kNoEntry;
     mark(i, kReclock);
@@ -602,16 +609,16 @@ TALENTSIM_CLONES_FOR_AVX2 int Replicate::pick_lab(std::int32_t i, double u) {
         mk.star_magnet * std::log1p((star_mass_[here] - pop_.reputation[i]) / mk.star_magnet_scale);
     magnet = magnet_.data();
   }
-  // Ties counted at 1 + their lab: slot 0 takes those in no lab.
+  // Ties at each lab l, in ties_at[1 + l] (count_labs).
   const auto degree = pop_.degree(static_cast<std::size_t>(i));
   const bool peers = degree > 0 && mk.peer_magnet != 0;
   const double per_tie = peers ? mk.peer_magnet / degree : 0.0;
   double* const ties_at = tie_count_.data();
   if (peers) {
-    std::fill_n(ties_at, lp + 1, 0.0);
-    const std::int32_t* const ties = pop_.ties.data();
-    for (auto tie = pop_.tie_begin[i], last = pop_.tie_begin[i + 1]; tie < last; ++tie)
-      ties_at[lab_[ties[tie]] + 1] += 1;
+    const std::int32_t* const ties = pop_.ties.data() + pop_.tie_begin[i];
+    std::int64_t* const labs = tie_lab_.data();
+    for (std::int32_t d = 0; d < degree; ++d) labs[d] = lab_[ties[d]];
+    count_labs(labs, static_cast<std::size_t>(degree), lp, ties_at);
   }
   const double* log_comp = log_comp_.data() + static_cast<std::size_t>(k) * lp;
   if (!offers_.empty()) {

@@ -174,6 +174,7 @@ class Replicate {
   std::vector<std::vector<std::pair<double, std::int32_t>>> applicants_;
   std::vector<double> utility_, magnet_, comp_scratch_;  // [Lp] scratch
   std::vector<double> tie_count_;                        // [1 + Lp] scratch
+  std::vector<std::int64_t> tie_lab_;                    // [degree] scratch: labs of ties
   double cliff_steps_ = 0, step_fraction_ = 0;
   std::int64_t cliff_steps_ceil_ = 0;
   // This step's first open lab without a capacity (where the displaced
