@@ -180,24 +180,24 @@ void Replicate::restart(std::uint64_t seed, std::int64_t replicate, MoveObserver
   }
 
   // Followers of each researcher: the reverse of the tie lists, by a
-  // counting sort. follower_begin_[j] first counts j's followers, then (by
-  // prefix sums) marks the end of their list, and ends at its start, once
-  // the ties are placed from the last backwards, so that each list is in
-  // population order. The loop bounds are read once: the stores could
-  // alias them.
+  // counting sort. j's followers are counted at follower_begin_[j + 2], so
+  // that the prefix sums leave the start of j's list at [j + 1], the cursor
+  // at which they are placed; placing them moves it to j's end, the start of
+  // j + 1's, and so leaves [j] at the start of j's list for every j. The
+  // ties are placed in population order, so each list is in population
+  // order. The loop bounds are read once: the stores could alias them.
   if (s_.market.follow_prob > 0 && !pop_.ties.empty()) {
-    follower_begin_.assign(n + 1, 0);
-    for (auto j : pop_.ties) ++follower_begin_[static_cast<std::size_t>(j)];
+    follower_begin_.assign(n + 2, 0);
+    for (auto j : pop_.ties) ++follower_begin_[static_cast<std::size_t>(j) + 2];
     std::partial_sum(follower_begin_.begin(), follower_begin_.end(), follower_begin_.begin());
     followers_.resize(pop_.ties.size());
-    std::int32_t* const cursor = follower_begin_.data();
+    std::int32_t* const cursor = follower_begin_.data() + 1;
     std::int32_t* const out = followers_.data();
     const std::int32_t* const ties = pop_.ties.data();
     const std::int32_t* const tie_begin = pop_.tie_begin.data();
-    for (auto i = static_cast<std::int32_t>(n) - 1; i >= 0; --i) {
-      const std::int32_t first = tie_begin[i];
-      for (std::int32_t t = tie_begin[i + 1] - 1; t >= first; --t) out[--cursor[ties[t]]] = i;
-    }
+    for (std::int32_t i = 0, count = static_cast<std::int32_t>(n); i < count; ++i)
+      for (std::int32_t t = tie_begin[i], last = tie_begin[i + 1]; t < last; ++t)
+        out[cursor[ties[t]]++] = i;
   }
 
   step_fraction_ = s_.step_days / 365.25;
