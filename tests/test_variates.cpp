@@ -290,6 +290,52 @@ TEST(EntryClock, FiresWithTheGeometricLawOnBothSidesOfTheCliff) {
   EXPECT_DOUBLE_EQ(detail::hazard_between(3, 8, before, after, 5), 2 * before + 3 * after);
 }
 
+TEST(EntryClock, FourAtATimeGiveTheSameStepsAsOneAtATime) {
+  // first_entry_steps (the engine's, four lanes) against first_entry_step
+  // over starts, cliffs before, at and after the start, zero, tiny and
+  // large hazards, thresholds of 0, typical and huge, and boundaries where
+  // threshold / hazard is a whole number of steps; lengths leave every tail.
+  std::mt19937_64 gen(5);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  const std::vector<double> hazards = {0.0, 1e-300, 1e-6, 0.0077, 0.1, 0.25, 1.0, 3.0, 1e300};
+  const std::int32_t steps = 40;
+  for (const std::int32_t start : {0, 1, 17, 39, 40}) {
+    const std::size_t n = 4000 + static_cast<std::size_t>(start) % 4;
+    std::vector<double> threshold(n), before(n), after(n), cliff(n);
+    for (std::size_t j = 0; j < n; ++j) {
+      before[j] = hazards[gen() % hazards.size()];
+      after[j] = hazards[gen() % hazards.size()];
+      cliff[j] = static_cast<double>(start) + static_cast<double>(gen() % 60) - 20;
+      const double span = cliff[j] - static_cast<double>(start);
+      switch (gen() % 6) {
+        case 0:
+          threshold[j] = 0;
+          break;
+        case 1:
+          threshold[j] = 1e300;
+          break;
+        case 2:  // on a step boundary of the hazard after the cliff (or before)
+          threshold[j] = static_cast<double>(gen() % 50) * (gen() % 2 ? after[j] : before[j]);
+          break;
+        case 3:  // spent exactly at the cliff
+          threshold[j] = span > 0 ? span * before[j] : 0.0;
+          break;
+        default:
+          threshold[j] = -std::log(1 - unit(gen));
+          break;
+      }
+    }
+    std::vector<std::int32_t> at(n, -7);
+    detail::first_entry_steps(start, threshold.data(), before.data(), after.data(), cliff.data(),
+                              steps, n, at.data());
+    for (std::size_t j = 0; j < n; ++j)
+      ASSERT_EQ(at[j], detail::first_entry_step(start, threshold[j], before[j], after[j],
+                                                static_cast<std::int64_t>(cliff[j]), steps))
+          << "start " << start << ", threshold " << threshold[j] << ", hazards " << before[j]
+          << " / " << after[j] << ", cliff " << cliff[j];
+  }
+}
+
 TEST(LogitChoice, InverseCdfSkipsClosedLabsAtBothEndsAndAtExactBoundaries) {
   // Five labs, A, D and E closed; B and C alike in everything, so each open
   // lab has weight 1 of 2 for the researcher at A (all tastes 0, the same

@@ -57,6 +57,54 @@ std::int32_t first_entry_step(std::int64_t start, double threshold, double hazar
   return j < left ? at : kNoEntry;
 }
 
+TALENTSIM_CLONES_FOR_AVX2 void first_entry_steps(std::int32_t start, const double* threshold,
+                                                 const double* hazard_before,
+                                                 const double* hazard_after,
+                                                 const double* cliff_end, std::int32_t steps,
+                                                 std::size_t n, std::int32_t* at) {
+  // first_entry_step's arithmetic, in the same IEEE operations, on four
+  // clocks at once, its branches turned into selects. Step numbers are
+  // whole doubles (exact below 2^53). floor(x) < k for a whole k iff x < k,
+  // and a step is only taken where that holds, so floor is needed only on
+  // [0, 2^31), where rounding to a whole number (by adding and removing
+  // 2^52) and stepping down where that went up is exact.
+  const auto floor_small = [](const Lanes& x, Lanes& r) {
+    r = (x + 0x1p52) - 0x1p52;
+    r = r > x ? r - 1.0 : r;
+  };
+  const double s = start, last = steps;
+  for (std::size_t j = 0; j < n; j += 4) {
+    const std::size_t m = std::min<std::size_t>(4, n - j);
+    Lanes t = {0, 0, 0, 0}, hb = t, ha = t, ce = t;  // the last n % 4 padded
+    std::memcpy(&t, threshold + j, m * sizeof(double));
+    std::memcpy(&hb, hazard_before + j, m * sizeof(double));
+    std::memcpy(&ha, hazard_after + j, m * sizeof(double));
+    std::memcpy(&ce, cliff_end + j, m * sizeof(double));
+    // Before the cliff: fires there if threshold / hazard_before < span.
+    const auto before = s < ce;
+    const Lanes span = ce - s;
+    const Lanes xb = t / hb;
+    const auto spends_before = before & (hb > 0);
+    const auto fires_before = spends_before & (xb < span);
+    Lanes at_before;
+    floor_small(xb, at_before);
+    at_before += s;
+    // Else from the cliff (or the start) on, with what is left.
+    const Lanes left_after_cliff = t - span * hb;
+    const Lanes rest = spends_before ? (0.0 < left_after_cliff ? left_after_cliff : 0.0) : t;
+    const Lanes from = before ? ce : s;
+    const Lanes xa = rest / ha;
+    const auto fires_after = (from < last) & (ha > 0) & (xa < last - from);
+    Lanes at_after;
+    floor_small(xa, at_after);
+    at_after += from;
+    const auto fires = fires_before ? at_before < last : fires_after;
+    const Lanes step = fires_before ? at_before : at_after;
+    for (std::size_t k = 0; k < m; ++k)
+      at[j + k] = fires[k] ? static_cast<std::int32_t>(step[k]) : kNoEntry;
+  }
+}
+
 double hazard_between(std::int64_t from, std::int64_t to, double hazard_before, double hazard_after,
                       std::int64_t cliff_end) {
   if (to <= from) return 0;
@@ -116,7 +164,29 @@ TALENTSIM_CLONES_FOR_AVX2 void Replicate::start_clocks(std::int32_t start) {
   thresholds_.resize(n);
   for (std::size_t b = 0; b < n; ++b) thresholds_[b] = open_unit_interval(batch_words_[2 * b]);
   exponentials_in_place(thresholds_.data(), n);
-  for (std::size_t b = 0; b < n; ++b) schedule(batch_[b], start, thresholds_[b]);
+  // Each clock's hazards and cliff, then the steps they fire, four at a
+  // time, then filed (as schedule() does, one at a time).
+  hazard_before_.resize(n);
+  hazard_after_.resize(n);
+  cliff_end_.resize(n);
+  fire_step_.resize(n);
+  for (std::size_t b = 0; b < n; ++b) {
+    const auto i = batch_[b];
+    const std::size_t at = lk(lab_[i], tier_[i]) * 2;
+    hazard_before_[b] = hazard_[at + 1];
+    hazard_after_[b] = hazard_[at];
+    cliff_end_[b] = static_cast<double>(cliff_end(i));
+  }
+  first_entry_steps(start, thresholds_.data(), hazard_before_.data(), hazard_after_.data(),
+                    cliff_end_.data(), s_.steps, n, fire_step_.data());
+  for (std::size_t b = 0; b < n; ++b) {
+    const auto i = batch_[b];
+    const std::int32_t at = fire_step_[b];
+    clock_start_[i] = start;
+    clock_left_[i] = thresholds_[b];
+    entry_step_[i] = at;
+    if (at != kNoEntry) calendar_[static_cast<std::size_t>(at)].push_back(i);
+  }
 }
 
 void Replicate::restart(std::uint64_t seed, std::int64_t replicate, MoveObserver* observer,

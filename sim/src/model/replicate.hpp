@@ -43,6 +43,13 @@ inline constexpr std::int32_t kNoEntry = std::numeric_limits<std::int32_t>::max(
 std::int32_t first_entry_step(std::int64_t start, double threshold, double hazard_before,
                               double hazard_after, std::int64_t cliff_end, std::int32_t steps);
 
+// first_entry_step(start, threshold[j], hazard_before[j], hazard_after[j],
+// cliff_end[j], steps) into at[j] for j < n, four at a time: the same
+// steps, bit for bit. The cliffs as doubles (whole numbers).
+void first_entry_steps(std::int32_t start, const double* threshold, const double* hazard_before,
+                       const double* hazard_after, const double* cliff_end, std::int32_t steps,
+                       std::size_t n, std::int32_t* at);
+
 // Hazard accumulated over steps from .. to-1 under the same schedule.
 double hazard_between(std::int64_t from, std::int64_t to, double hazard_before, double hazard_after,
                       std::int64_t cliff_end);
@@ -169,7 +176,9 @@ class Replicate {
   std::vector<std::int32_t> batch_;
   std::vector<std::uint64_t> batch_who_, batch_words_;
   std::vector<std::uint32_t> batch_index_;
-  std::vector<double> thresholds_;  // entry clocks' Exp(1) thresholds
+  std::vector<double> thresholds_;                                // entry clocks' Exp(1) thresholds
+  std::vector<double> hazard_before_, hazard_after_, cliff_end_;  // theirs
+  std::vector<std::int32_t> fire_step_;                           // when they fire
   std::vector<std::pair<std::int32_t, int>> pending_;
   std::vector<std::vector<std::pair<double, std::int32_t>>> applicants_;
   std::vector<double> utility_, magnet_, comp_scratch_;  // [Lp] scratch
