@@ -164,8 +164,14 @@ TALENTSIM_CLONES_FOR_AVX2 void Replicate::start_clocks(std::int32_t start) {
   thresholds_.resize(n);
   for (std::size_t b = 0; b < n; ++b) thresholds_[b] = open_unit_interval(batch_words_[2 * b]);
   exponentials_in_place(thresholds_.data(), n);
-  // Each clock's hazards and cliff, then the steps they fire, four at a
-  // time, then filed (as schedule() does, one at a time).
+  file_clocks(start);
+}
+
+// The clocks of batch_, from step `start`, with thresholds_: each clock's
+// hazards and cliff, then the steps they fire, four at a time, then each
+// filed in the calendar under its step.
+void Replicate::file_clocks(std::int32_t start) {
+  const std::size_t n = batch_.size();
   hazard_before_.resize(n);
   hazard_after_.resize(n);
   cliff_end_.resize(n);
@@ -335,16 +341,6 @@ void Replicate::draw_batch(Purpose purpose, std::uint32_t index) {
   bits_lanes(streams_, batch_who_.data(), purpose, batch_index_.data(), n, batch_words_.data());
 }
 
-void Replicate::schedule(std::int32_t i, std::int32_t start, double threshold) {
-  const int l = lab_[i], k = tier_[i];
-  clock_start_[i] = start;
-  clock_left_[i] = threshold;
-  const std::int32_t at = first_entry_step(start, threshold, hazard(l, k, true),
-                                           hazard(l, k, false), cliff_end(i), s_.steps);
-  entry_step_[i] = at;
-  if (at != kNoEntry) calendar_[static_cast<std::size_t>(at)].push_back(i);
-}
-
 void Replicate::mark(std::int32_t i, std::uint8_t flag) {
   if (!flags_[i]) flagged_.push_back(i);
   flags_[i] |= flag;
@@ -427,19 +423,21 @@ void Replicate::apply_event(int t, const Event& e) {
 // memorylessness) and is rescheduled under the new rates. Someone who moved
 // this step gets a fresh clock at the end of it anyway.
 void Replicate::set_entry_rates(int t, int l, const Event& e) {
-  std::vector<std::pair<std::int32_t, double>> left;
+  batch_.clear();
+  thresholds_.clear();
   for (std::size_t j = 0; j < lab_.size(); ++j) {
     const auto i = static_cast<std::int32_t>(j);
     if (lab_[i] != l || (flags_[i] & kMovedNow) || clock_start_[i] > t) continue;
     const int k = tier_[i];
     const double spent =
         hazard_between(clock_start_[i], t, hazard(l, k, true), hazard(l, k, false), cliff_end(i));
-    left.emplace_back(i, std::max(0.0, clock_left_[i] - spent));
+    batch_.push_back(i);
+    thresholds_.push_back(std::max(0.0, clock_left_[i] - spent));
   }
   if (e.attrition) attrition_[l] = *e.attrition;
   if (e.cliff_factor) cliff_factor_[l] = *e.cliff_factor;
   update_hazards(l);
-  for (const auto& [i, threshold] : left) schedule(i, t, threshold);
+  file_clocks(t);
 }
 
 void Replicate::close(int l) {

@@ -125,7 +125,7 @@ class Replicate {
   void update_hazards(int l);
   void start_clocks(std::int32_t start);
   void draw_batch(Purpose purpose, std::uint32_t index);
-  void schedule(std::int32_t i, std::int32_t start, double threshold);
+  void file_clocks(std::int32_t start);
   void choose(std::int32_t i, std::uint64_t first, std::uint64_t second);
   void admit(int l);
   void reject(std::int32_t i);
