@@ -240,7 +240,7 @@ TEST(CountLabs, ComparisonsAndHistogramCountTheSame) {
   // A choice's ties by lab, both ways, against a plain count: random labs
   // (-1: in no lab) for lab counts and degrees on both sides of the switch.
   std::mt19937_64 gen(11);
-  for (const std::size_t lp : {4, 8, 16, 64, 132})
+  for (const std::size_t lp : {4, 8, 12, 16, 20, 24, 28, 64, 132})  // every group count after 16s
     for (const std::size_t n : {0, 1, 2, 9, 40, 300}) {
       std::vector<std::int64_t> labs(n);
       std::vector<double> want(lp + 1, 0.0);
@@ -294,18 +294,22 @@ TEST(EntryClock, FourAtATimeGiveTheSameStepsAsOneAtATime) {
   // first_entry_steps (the engine's, four lanes) against first_entry_step
   // over starts, cliffs before, at and after the start, zero, tiny and
   // large hazards, thresholds of 0, typical and huge, and boundaries where
-  // threshold / hazard is a whole number of steps; lengths leave every tail.
+  // threshold / hazard is a whole number of steps, or the cliff is near
+  // 2^31 steps away; lengths leave every tail (n % 4 = 0, 1, 2, 3).
   std::mt19937_64 gen(5);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
-  const std::vector<double> hazards = {0.0, 1e-300, 1e-6, 0.0077, 0.1, 0.25, 1.0, 3.0, 1e300};
+  const std::vector<double> hazards = {0.0, 4.9e-324, 1e-300, 1e-6, 0.0077,
+                                       0.1, 0.25,     1.0,    3.0,  1e300};
   const std::int32_t steps = 40;
+  std::size_t tail = 0;
   for (const std::int32_t start : {0, 1, 17, 39, 40}) {
-    const std::size_t n = 4000 + static_cast<std::size_t>(start) % 4;
+    const std::size_t n = 4000 + tail++ % 4;
     std::vector<double> threshold(n), before(n), after(n), cliff(n);
     for (std::size_t j = 0; j < n; ++j) {
       before[j] = hazards[gen() % hazards.size()];
       after[j] = hazards[gen() % hazards.size()];
       cliff[j] = static_cast<double>(start) + static_cast<double>(gen() % 60) - 20;
+      if (gen() % 50 == 0) cliff[j] = 0x1p31 + static_cast<double>(gen() % 100) - 50;
       const double span = cliff[j] - static_cast<double>(start);
       switch (gen() % 6) {
         case 0:

@@ -14,6 +14,7 @@
 // mid-run (step 78 of 157), restored before each iteration.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <string>

@@ -65,9 +65,10 @@ TALENTSIM_CLONES_FOR_AVX2 void first_entry_steps(std::int32_t start, const doubl
   // first_entry_step's arithmetic, in the same IEEE operations, on four
   // clocks at once, its branches turned into selects. Step numbers are
   // whole doubles (exact below 2^53). floor(x) < k for a whole k iff x < k,
-  // and a step is only taken where that holds, so floor is needed only on
-  // [0, 2^31), where rounding to a whole number (by adding and removing
-  // 2^52) and stepping down where that went up is exact.
+  // and a step is only taken where that holds, so floor is needed only for
+  // 0 <= x < k < 2^33 (a span to a cliff up to 2^31 steps past an anchor),
+  // where rounding to a whole number (by adding and removing 2^52) and
+  // stepping down where that went up is exact (it is on all of [0, 2^52)).
   const auto floor_small = [](const Lanes& x, Lanes& r) {
     r = (x + 0x1p52) - 0x1p52;
     r = r > x ? r - 1.0 : r;
@@ -684,6 +685,10 @@ TALENTSIM_CLONES_FOR_AVX2 int Replicate::pick_lab(std::int32_t i, double u) {
   double* const ties_at = tie_count_.data();
   if (peers) {
     const std::int32_t* const ties = pop_.ties.data() + pop_.tie_begin[i];
+    // Every researcher in a lab has network.degree ties (draw_population),
+    // which restart() sized this for; grown here should that ever change.
+    if (static_cast<std::size_t>(degree) > tie_lab_.size())
+      tie_lab_.resize(static_cast<std::size_t>(degree));
     std::int64_t* const labs = tie_lab_.data();
     for (std::int32_t d = 0; d < degree; ++d) labs[d] = lab_[ties[d]];
     count_labs(labs, static_cast<std::size_t>(degree), lp, ties_at);
