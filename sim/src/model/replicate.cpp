@@ -179,9 +179,8 @@ void Replicate::file_clocks(std::int32_t start) {
   fire_step_.resize(n);
   for (std::size_t b = 0; b < n; ++b) {
     const auto i = batch_[b];
-    const std::size_t at = lk(lab_[i], tier_[i]) * 2;
-    hazard_before_[b] = hazard_[at + 1];
-    hazard_after_[b] = hazard_[at];
+    hazard_before_[b] = hazard(lab_[i], tier_[i], true);
+    hazard_after_[b] = hazard(lab_[i], tier_[i], false);
     cliff_end_[b] = static_cast<double>(cliff_end(i));
   }
   first_entry_steps(start, thresholds_.data(), hazard_before_.data(), hazard_after_.data(),
