@@ -48,9 +48,7 @@ std::int32_t first_entry_step(std::int64_t start, double threshold, double hazar
     s = cliff_end;
   }
   if (s >= steps || !(hazard_after > 0)) return kNoEntry;
-  // Whether the clock fires within the run is close to a coin toss, so the
-  // step is picked by a select, not a branch; j is clamped to the run so
-  // that the conversion is always defined.
+  // j is clamped to the run so that the conversion is always defined.
   const double j = std::floor(threshold / hazard_after);
   const double left = static_cast<double>(steps - s);
   const auto at = static_cast<std::int32_t>(s + static_cast<std::int64_t>(std::min(left, j)));

@@ -39,7 +39,9 @@ inline constexpr std::int32_t kNoEntry = std::numeric_limits<std::int32_t>::max(
 
 // The first step >= start at which a clock with threshold `threshold`
 // fires: steps before `cliff_end` carry hazard `hazard_before` each, later
-// steps `hazard_after`. kNoEntry if that is not before `steps`.
+// steps `hazard_after`. kNoEntry if that is not before `steps`. The
+// definition, one clock at a time: the engine files its clocks with
+// first_entry_steps, which the tests hold to this bit for bit.
 std::int32_t first_entry_step(std::int64_t start, double threshold, double hazard_before,
                               double hazard_after, std::int64_t cliff_end, std::int32_t steps);
 
