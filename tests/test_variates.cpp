@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <iostream>
 #include <limits>
 #include <random>
 #include <string>
@@ -31,18 +32,25 @@ TEST(Streams, LanesAndPrefetchedWordStreamsAreBitIdenticalToSingleCalls) {
     who.push_back(identity_hash(name));
     index.push_back(static_cast<std::uint32_t>(i * 7919 % kMaxStreamIndex));
   }
-  // Counters go 16 at a time (with AVX2 straight from and to the arrays),
-  // the last block 8 at a time if it has at most 8: counts that end in a
-  // full, a partly filled wide and a narrow block.
+  // Counters go 16 at a time (with AVX2 or AVX-512VL straight from and to
+  // the arrays), the last block 8 at a time if it has at most 8: counts
+  // that end in a full, a partly filled wide and a narrow block. Each code
+  // this processor runs; the identities' high halves are set, which the
+  // AVX-512VL code leaves unmasked until the end.
+  std::vector<VectorCode> codes = {VectorCode::portable};
+  if (best_vector_code() >= VectorCode::avx2) codes.push_back(VectorCode::avx2);
+  if (best_vector_code() >= VectorCode::avx512vl) codes.push_back(VectorCode::avx512vl);
+  std::cout << "vector codes tested: " << codes.size() << " of 3\n";
   for (const std::size_t count : {std::size_t{5}, std::size_t{16}, std::size_t{29}, who.size()})
-    for (const bool avx2 : {true, false}) {
+    for (const VectorCode code : codes) {
       std::vector<std::uint64_t> out(2 * count);
-      bits_lanes(streams, who.data(), Purpose::Ties, index.data(), count, out.data(), avx2);
+      bits_lanes(streams, who.data(), Purpose::Ties, index.data(), count, out.data(), code);
       for (std::size_t i = 0; i < count; ++i) {
         const auto w = streams.bits(who[i], Purpose::Ties, index[i]);
-        EXPECT_EQ(out[2 * i], std::uint64_t(w[0]) << 32 | w[1]) << "avx2 " << avx2 << " " << count;
+        EXPECT_EQ(out[2 * i], std::uint64_t(w[0]) << 32 | w[1])
+            << "code " << int(code) << ", " << count;
         EXPECT_EQ(out[2 * i + 1], std::uint64_t(w[2]) << 32 | w[3])
-            << "avx2 " << avx2 << " " << count;
+            << "code " << int(code) << ", " << count;
       }
     }
   // A stream whose first 4 words were computed in lanes continues exactly.
@@ -53,6 +61,48 @@ TEST(Streams, LanesAndPrefetchedWordStreamsAreBitIdenticalToSingleCalls) {
   WordStream plain(streams, who[3], Purpose::Traits);
   WordStream primed(streams, who[3], Purpose::Traits, first.data(), 4);
   for (int k = 0; k < 11; ++k) EXPECT_EQ(plain.next(), primed.next()) << "word " << k;
+}
+
+// Every code against Random123's Philox4x32-10 on counters with every bit
+// pattern the engine can make: random identities, seeds and replicates
+// (zero and all ones included), every purpose, indices up to the largest.
+TEST(Streams, EveryVectorCodeMatchesRandom123OnRandomCounters) {
+  std::mt19937_64 gen(20261128);
+  std::vector<VectorCode> codes = {VectorCode::portable};
+  if (best_vector_code() >= VectorCode::avx2) codes.push_back(VectorCode::avx2);
+  if (best_vector_code() >= VectorCode::avx512vl) codes.push_back(VectorCode::avx512vl);
+  const std::uint64_t seeds[] = {0, ~std::uint64_t{0}, gen(), gen(), gen()};
+  const std::uint64_t replicates[] = {0, 0xffffffffu, gen()};
+  const Purpose purposes[] = {Purpose::Traits, Purpose::Tenure,    Purpose::Ties,
+                              Purpose::Entry,  Purpose::Choice,    Purpose::Follow,
+                              Purpose::Design, Purpose::Bootstrap, Purpose::Calibration};
+  const std::size_t count = 16 * 20 + 7;
+  std::vector<std::uint64_t> who(count), out(2 * count);
+  std::vector<std::uint32_t> index(count);
+  int checked = 0;
+  for (const auto seed : seeds)
+    for (const auto replicate : replicates)
+      for (const auto purpose : purposes) {
+        const Streams streams(seed, replicate);
+        for (std::size_t i = 0; i < count; ++i) {
+          who[i] = i % 5 == 0 ? ~std::uint64_t{0} : gen();
+          index[i] = i % 7 == 0 ? kMaxStreamIndex - 1
+                                : static_cast<std::uint32_t>(gen() % kMaxStreamIndex);
+        }
+        for (const VectorCode code : codes) {
+          std::fill(out.begin(), out.end(), 0);
+          bits_lanes(streams, who.data(), purpose, index.data(), count, out.data(), code);
+          for (std::size_t i = 0; i < count; ++i) {
+            const auto w = streams.bits(who[i], purpose, index[i]);
+            ASSERT_EQ(out[2 * i], std::uint64_t(w[0]) << 32 | w[1])
+                << "code " << int(code) << ", seed " << seed << ", counter " << i;
+            ASSERT_EQ(out[2 * i + 1], std::uint64_t(w[2]) << 32 | w[3])
+                << "code " << int(code) << ", seed " << seed << ", counter " << i;
+            ++checked;
+          }
+        }
+      }
+  std::cout << checked << " counters checked with " << codes.size() << " of 3 vector codes\n";
 }
 
 TEST(Ziggurat, MatchesTheNormalCdfIncludingTheTail) {

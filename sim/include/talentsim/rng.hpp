@@ -136,15 +136,22 @@ class WordStream {
   int left_ = 0;
 };
 
+// The code that computes many Philox counters at once, slowest first:
+// portable C++, AVX2, AVX2 with AVX-512VL's three-input logic (on 256-bit
+// registers). All give the same bits.
+enum class VectorCode { portable, avx2, avx512vl };
+
+// The fastest of them that this processor runs.
+VectorCode best_vector_code();
+
 // Many draws at once: for each i < count, the two words of
 // streams.bits(who[i], purpose, index[i]) as 64-bit words out[2i], out[2i+1]
 // (the order WordStream uses). Bit-identical to calling bits() count times;
-// computed 16 counters at a time (8 for a short last block), with AVX2
-// where the processor has it (`avx2 = false` forces the portable code, for
-// tests).
+// computed 16 counters at a time (8 for a short last block), by `code` or
+// the best this processor has if that is less (tests pick each).
 void bits_lanes(const Streams& streams, const std::uint64_t* who, Purpose purpose,
                 const std::uint32_t* index, std::size_t count, std::uint64_t* out,
-                bool avx2 = true);
+                VectorCode code = VectorCode::avx512vl);
 
 // Standard normal by the ziggurat method (Marsaglia and Tsang 2000, 256
 // layers), exact up to floating point: the layer, the sign and the abscissa

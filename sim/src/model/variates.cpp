@@ -218,24 +218,92 @@ __attribute__((target("avx2"))) void philox16_avx2(std::uint32_t k0, std::uint32
                         _mm256_permute2x128_si256(even, odd, 0x31));
   }
 }
+
+// The same on processors with AVX-512VL (on 256-bit registers): each
+// round's two exclusive ors are one vpternlogq, and the low halves are not
+// masked every round. A multiply reads only the low 32 bits of its lanes
+// and a shift right by 32 brings a clean high half down, so what the
+// skipped masks would have cleared never reaches a low half; the words are
+// masked once, when the output is assembled. 6 operations a round instead
+// of 10.
+__attribute__((target("avx2,avx512f,avx512vl"))) void philox16_avx512vl(
+    std::uint32_t k0, std::uint32_t k1, std::uint32_t replicate, std::uint32_t high,
+    const std::uint64_t* who, const std::uint32_t* index, std::uint64_t* out) {
+  constexpr int kGroups = 4;
+  const __m256i low = _mm256_set1_epi64x(0xffffffff);
+  const __m256i m0 = _mm256_set1_epi64x(0xD2511F53), m1 = _mm256_set1_epi64x(0xCD9E8D57);
+  __m256i c[4][kGroups];
+  for (int h = 0; h < kGroups; ++h) {
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(who + 4 * h));
+    c[0][h] = _mm256_set1_epi64x(replicate);
+    c[1][h] = w;  // high half: ignored until the output
+    c[2][h] = _mm256_srli_epi64(w, 32);
+    c[3][h] = _mm256_or_si256(
+        _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(index + 4 * h))),
+        _mm256_set1_epi64x(high));
+  }
+  for (int round = 0; round < 10; ++round) {
+    const __m256i key0 = _mm256_set1_epi64x(k0), key1 = _mm256_set1_epi64x(k1);
+    for (int h = 0; h < kGroups; ++h) {
+      const __m256i p0 = _mm256_mul_epu32(c[0][h], m0), p1 = _mm256_mul_epu32(c[2][h], m1);
+      const __m256i n0 = _mm256_ternarylogic_epi64(_mm256_srli_epi64(p1, 32), c[1][h], key0, 0x96);
+      const __m256i n2 = _mm256_ternarylogic_epi64(_mm256_srli_epi64(p0, 32), c[3][h], key1, 0x96);
+      c[1][h] = p1;
+      c[3][h] = p0;
+      c[0][h] = n0;
+      c[2][h] = n2;
+    }
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  for (int h = 0; h < kGroups; ++h) {
+    // (c0 << 32) | (c1 & low): the shift drops c0's high half.
+    const __m256i first =
+        _mm256_ternarylogic_epi64(_mm256_slli_epi64(c[0][h], 32), c[1][h], low, 0xF8);
+    const __m256i second =
+        _mm256_ternarylogic_epi64(_mm256_slli_epi64(c[2][h], 32), c[3][h], low, 0xF8);
+    const __m256i even = _mm256_unpacklo_epi64(first, second);
+    const __m256i odd = _mm256_unpackhi_epi64(first, second);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * h),
+                        _mm256_permute2x128_si256(even, odd, 0x20));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * h + 4),
+                        _mm256_permute2x128_si256(even, odd, 0x31));
+  }
+}
+
 #endif
 
 }  // namespace
 
-void bits_lanes(const Streams& streams, const std::uint64_t* who, Purpose purpose,
-                const std::uint32_t* index, std::size_t count, std::uint64_t* out, bool avx2) {
+VectorCode best_vector_code() {
 #if TALENTSIM_HAVE_AVX2_PATH
-  static const bool has_avx2 = __builtin_cpu_supports("avx2");
-  const bool vector_unit = avx2 && has_avx2;
+  static const VectorCode best =
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") ? VectorCode::avx512vl
+      : __builtin_cpu_supports("avx2")                                        ? VectorCode::avx2
+                                       : VectorCode::portable;
+  return best;
 #else
-  (void)avx2;  // other processors: the portable lanes only
+  return VectorCode::portable;
 #endif
+}
+
+void bits_lanes(const Streams& streams, const std::uint64_t* who, Purpose purpose,
+                const std::uint32_t* index, std::size_t count, std::uint64_t* out,
+                VectorCode code) {
+  // Never more than the processor has: a test may ask for any code.
+  const VectorCode best = best_vector_code();
+  if (static_cast<int>(code) > static_cast<int>(best)) code = best;
   const std::uint64_t seed = streams.seed();
   const auto k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
   const std::uint32_t high = static_cast<std::uint32_t>(purpose) << 24;
   std::uint32_t in[4][kWideLanes], res[4][kWideLanes];
   std::size_t start = 0;
 #if TALENTSIM_HAVE_AVX2_PATH
+  const bool vector_unit = code != VectorCode::portable;
+  if (code == VectorCode::avx512vl)
+    for (; start + kWideLanes <= count; start += kWideLanes)
+      philox16_avx512vl(k0, k1, streams.replicate(), high, who + start, index + start,
+                        out + 2 * start);
   if (vector_unit)
     for (; start + kWideLanes <= count; start += kWideLanes)
       philox16_avx2(k0, k1, streams.replicate(), high, who + start, index + start, out + 2 * start);
