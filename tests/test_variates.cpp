@@ -3,6 +3,7 @@
 // market-entry waiting times. Tolerances are 4 standard errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <iostream>

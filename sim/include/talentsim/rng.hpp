@@ -148,7 +148,8 @@ VectorCode best_vector_code();
 // streams.bits(who[i], purpose, index[i]) as 64-bit words out[2i], out[2i+1]
 // (the order WordStream uses). Bit-identical to calling bits() count times;
 // computed 16 counters at a time (8 for a short last block), by `code` or
-// the best this processor has if that is less (tests pick each).
+// the best this processor has if that is less: by default the fastest it
+// runs (tests pick each).
 void bits_lanes(const Streams& streams, const std::uint64_t* who, Purpose purpose,
                 const std::uint32_t* index, std::size_t count, std::uint64_t* out,
                 VectorCode code = VectorCode::avx512vl);

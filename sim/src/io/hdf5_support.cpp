@@ -526,11 +526,12 @@ namespace {
 // replicates with Tc = 8), and memory grows with the replicates. Writes and
 // summaries both visit the index in order, so a small cache serves them as
 // fast. A sweep file has a chunk per replicate of each point for each
-// per-step variable, and the same holds. At 512 KiB the cache (some 2.5 MB
-// in memory) filled only in runs longer than 1,000 replicates, most of the
-// peak RSS growth from 1,000 to 10,000 replicates of frontier_25k (+8 to
-// +10%); at 256 KiB that growth measured +4.3%, with the commit's time
-// unchanged (bench_results_write) and the 10,000-replicate run as fast.
+// per-step variable, and the same holds. At 512 KiB the cache filled only
+// in runs longer than 1,000 replicates, and its B-tree nodes (1.7 MB in
+// heaptrack) were most of the peak RSS growth from 1,000 to 10,000
+// replicates of frontier_25k (+8 to +10%); at 256 KiB that growth measured
+// +4 to +5%, with the commit's time unchanged (bench_results_write) and the
+// 10,000-replicate run as fast.
 constexpr size_t kMetadataCacheBytes = size_t{256} << 10;
 
 void set_metadata_cache(hid_t fapl, const std::string& context) {

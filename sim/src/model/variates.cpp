@@ -277,10 +277,12 @@ __attribute__((target("avx2,avx512f,avx512vl"))) void philox16_avx512vl(
 
 VectorCode best_vector_code() {
 #if TALENTSIM_HAVE_AVX2_PATH
-  static const VectorCode best =
-      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") ? VectorCode::avx512vl
-      : __builtin_cpu_supports("avx2")                                        ? VectorCode::avx2
-                                       : VectorCode::portable;
+  static const VectorCode best = __builtin_cpu_supports("avx2") &&
+                                         __builtin_cpu_supports("avx512f") &&
+                                         __builtin_cpu_supports("avx512vl")
+                                     ? VectorCode::avx512vl
+                                 : __builtin_cpu_supports("avx2") ? VectorCode::avx2
+                                                                  : VectorCode::portable;
   return best;
 #else
   return VectorCode::portable;
