@@ -23,6 +23,15 @@ namespace {
 // Standard normal CDF.
 double phi(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
 
+// The Philox codes bits_lanes can be asked for here: portable always, AVX2
+// and AVX-512VL where the processor has them.
+std::vector<VectorCode> codes_this_processor_runs() {
+  std::vector<VectorCode> codes = {VectorCode::portable};
+  if (best_vector_code() >= VectorCode::avx2) codes.push_back(VectorCode::avx2);
+  if (best_vector_code() >= VectorCode::avx512vl) codes.push_back(VectorCode::avx512vl);
+  return codes;
+}
+
 TEST(Streams, LanesAndPrefetchedWordStreamsAreBitIdenticalToSingleCalls) {
   const Streams streams(0x0123456789abcdefull, 77);
   std::vector<std::uint64_t> who;
@@ -38,9 +47,7 @@ TEST(Streams, LanesAndPrefetchedWordStreamsAreBitIdenticalToSingleCalls) {
   // that end in a full, a partly filled wide and a narrow block. Each code
   // this processor runs; the identities' high halves are set, which the
   // AVX-512VL code leaves unmasked until the end.
-  std::vector<VectorCode> codes = {VectorCode::portable};
-  if (best_vector_code() >= VectorCode::avx2) codes.push_back(VectorCode::avx2);
-  if (best_vector_code() >= VectorCode::avx512vl) codes.push_back(VectorCode::avx512vl);
+  const std::vector<VectorCode> codes = codes_this_processor_runs();
   std::cout << "vector codes tested: " << codes.size() << " of 3\n";
   for (const std::size_t count : {std::size_t{5}, std::size_t{16}, std::size_t{29}, who.size()})
     for (const VectorCode code : codes) {
@@ -69,9 +76,7 @@ TEST(Streams, LanesAndPrefetchedWordStreamsAreBitIdenticalToSingleCalls) {
 // (zero and all ones included), every purpose, indices up to the largest.
 TEST(Streams, EveryVectorCodeMatchesRandom123OnRandomCounters) {
   std::mt19937_64 gen(20261128);
-  std::vector<VectorCode> codes = {VectorCode::portable};
-  if (best_vector_code() >= VectorCode::avx2) codes.push_back(VectorCode::avx2);
-  if (best_vector_code() >= VectorCode::avx512vl) codes.push_back(VectorCode::avx512vl);
+  const std::vector<VectorCode> codes = codes_this_processor_runs();
   const std::uint64_t seeds[] = {0, ~std::uint64_t{0}, gen(), gen(), gen()};
   const std::uint64_t replicates[] = {0, 0xffffffffu, gen()};
   const Purpose purposes[] = {Purpose::Traits, Purpose::Tenure,    Purpose::Ties,
