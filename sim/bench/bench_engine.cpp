@@ -8,13 +8,14 @@
 //   one logit choice
 //   one whole step, per researcher
 //   setting a replicate up (population, followers, first clocks)
-//   one whole replicate, per researcher-step
+//   one whole replicate, per researcher-step, and its time by phase
 //
 // The steps are timed from a state reached by running the replicate to
 // mid-run (step 78 of 157), restored before each iteration.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -200,6 +201,45 @@ void BM_Replicate(benchmark::State& state) {
   state.counters["decisions_per_replicate"] = double(decisions) / double(state.iterations());
 }
 
+// Where a replicate's time goes: BM_Replicate's work, phase by phase, each
+// phase's wall time reported in ms per replicate (set-up; then, summed over
+// the steps, events and aggregates, market entry, choices and capacity,
+// moves with new clocks and the record). Unlike BM_Replicate it runs no
+// forecast questions; each of the 630 clock readings adds about 25 ns.
+void BM_ReplicatePhases(benchmark::State& state) {
+  using Clock = std::chrono::steady_clock;
+  const Model& model = bench_model();
+  detail::Replicate r(model);
+  const int steps = model.scenario().steps;
+  std::int64_t replicate = 0;
+  enum { kSetUp, kEvents, kEntry, kChoice, kMoves, kPhases };
+  Clock::duration spent[kPhases] = {};
+  for (auto _ : state) {
+    auto before = Clock::now();
+    const auto lap = [&](int phase) {
+      const auto now = Clock::now();
+      spent[phase] += now - before;
+      before = now;
+    };
+    r.restart(kSeed, replicate++, nullptr);
+    lap(kSetUp);
+    for (int t = 0; t < steps; ++t) {
+      r.begin_step(t);
+      lap(kEvents);
+      r.market_entry(t);
+      lap(kEntry);
+      r.choose_all(t);
+      lap(kChoice);
+      r.finish_step(t);
+      lap(kMoves);
+    }
+  }
+  const char* names[kPhases] = {"set_up_ms", "events_ms", "entry_ms", "choice_ms", "moves_ms"};
+  for (int p = 0; p < kPhases; ++p)
+    state.counters[names[p]] =
+        std::chrono::duration<double, std::milli>(spent[p]).count() / double(state.iterations());
+}
+
 BENCHMARK(BM_PopulationDraw)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_EntryBernoulliPerResearcher)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_EntryClockStart)->Unit(benchmark::kMicrosecond);
@@ -208,6 +248,7 @@ BENCHMARK(BM_LogitChoice)->Unit(benchmark::kNanosecond);
 BENCHMARK(BM_WholeStep)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ReplicateStart)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Replicate)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ReplicatePhases)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace talentsim
